@@ -1,0 +1,45 @@
+"""A built wheel carries the contracts and the installed package finds them outside the source tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_wheel_ships_contracts_and_loads_them_from_anywhere(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(tmp_path.glob("mockfabric-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"mockfabric/contracts/openapi.yaml", "mockfabric/contracts/control.openapi.yaml", "mockfabric/data/catalog.yaml"} <= set(names)
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = (
+        "import mockfabric, mockfabric.contracts as c; "
+        f"assert mockfabric.__file__.startswith({str(site)!r}), mockfabric.__file__; "
+        f"assert str(c.contracts_dir()).startswith({str(site)!r}); "
+        "print(len(c.public_contract().operations))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "26"
