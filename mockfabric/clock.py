@@ -1,0 +1,116 @@
+"""Time as an injected dependency: every timestamp, progression and token delay reads a Clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the emulator needs of time: the current instant and a way to wait for a while."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time (a ManualClock does not really wait)."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time; what `mockfabric serve` uses unless frozen through the control API."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class ManualClock:
+    """A clock that moves only when told: tests and users jump it instead of waiting.
+
+    `sleep` advances nothing and returns at once, so a streamed answer with inter-token latency under a
+    ManualClock finishes immediately while its timestamps stay consistent.
+    """
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        return None
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+
+class ControllableClock:
+    """The clock `serve` runs on: system time plus an offset, which the control API can advance or freeze.
+
+    Frozen, it behaves like a ManualClock (nothing progresses by itself); unfrozen, it resumes from the frozen
+    instant, so advancing and freezing never make time run backwards.
+    """
+
+    def __init__(self, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._offset = 0.0
+        self._frozen_at: float | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            if self._frozen_at is not None:
+                return self._frozen_at
+            return self._base.now() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        if self.frozen:
+            return
+        self._base.sleep(seconds)
+
+    @property
+    def frozen(self) -> bool:
+        with self._lock:
+            return self._frozen_at is not None
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += seconds
+                return self._frozen_at
+            self._offset += seconds
+            return self._base.now() + self._offset
+
+    def freeze(self) -> float:
+        with self._lock:
+            if self._frozen_at is None:
+                self._frozen_at = self._base.now() + self._offset
+            return self._frozen_at
+
+    def unfreeze(self) -> float:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._offset = self._frozen_at - self._base.now()
+                self._frozen_at = None
+            return self._base.now() + self._offset
+
+
+def iso_millis(instant: float) -> str:
+    """ISO-8601 UTC with milliseconds and `Z`, the service's timestamp format (e.g. 2023-05-30T12:24:30.401Z)."""
+    moment = datetime.fromtimestamp(instant, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,160 @@
+"""Settings, built once: CLI flags win over MOCKFABRIC_* environment variables, which win over defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "MOCKFABRIC_"
+AUTH_MODES = ("off", "default", "strict")
+POLICIES = ("time", "polls", "manual", "instant")
+RESOURCE_KINDS = ("endpoint", "service_instance")
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progression:
+    """How a resource kind leaves its transient statuses: after `seconds`, after `polls` reads, only when told, or at once."""
+
+    policy: str = "time"
+    seconds: float = 3.0
+    polls: int = 2
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError(f"progression policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
+        if self.seconds < 0 or self.polls < 0:
+            raise ConfigError("progression seconds and polls must not be negative")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "seconds": self.seconds, "polls": self.polls}
+
+
+def _default_lifecycle() -> dict[str, Progression]:
+    return {kind: Progression() for kind in RESOURCE_KINDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 512
+    workers: int = 1
+    auth: str = "default"
+    seed: int | None = None
+    lifecycle: Mapping[str, Progression] = field(default_factory=_default_lifecycle)
+    validate_responses: bool = False
+    catalog: str | None = None
+    ttft_ms: int = 0
+    itl_ms: int = 0
+    shutdown_timeout: float = 10.0
+    control_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, not {self.port}")
+        if self.threads < 1:
+            raise ConfigError("threads must be at least 1")
+        if self.workers != 1:
+            raise ConfigError(
+                "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
+            )
+        if self.ttft_ms < 0 or self.itl_ms < 0:
+            raise ConfigError("ttft-ms and itl-ms must not be negative")
+        if not is_loopback(self.host) and not self.control_token:
+            raise ConfigError(f"host {self.host} is not a loopback address: set a control token (--control-token or "
+                              "MOCKFABRIC_CONTROL_TOKEN) so that only you can drive the control API")
+        unknown = set(self.lifecycle) - set(RESOURCE_KINDS)
+        if unknown:
+            raise ConfigError(f"unknown resource kind in lifecycle: {', '.join(sorted(unknown))}")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ConfigError(f"expected true/false/1/0, got {text!r}")
+
+
+def parse_lifecycle(text: str) -> dict[str, Progression]:
+    """`endpoint=time:5,service_instance=polls:2` -> per-kind progressions (kinds not named keep the default)."""
+    result = _default_lifecycle()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, spec = item.partition("=")
+        policy, _, amount = spec.partition(":")
+        if kind not in RESOURCE_KINDS or not policy:
+            raise ConfigError(f"lifecycle entry {item!r}: expected KIND=POLICY[:N] with KIND in {', '.join(RESOURCE_KINDS)}")
+        try:
+            number = float(amount) if amount else None
+        except ValueError:
+            raise ConfigError(f"lifecycle entry {item!r}: {amount!r} is not a number") from None
+        if policy == "polls":
+            result[kind] = Progression(policy, polls=int(number) if number is not None else 2)
+        else:
+            result[kind] = Progression(policy, seconds=number if number is not None else 3.0)
+    return result
+
+
+def _int(text: str) -> int:
+    return int(text)
+
+
+def _optional_int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "host": str,
+    "port": _int,
+    "threads": _int,
+    "workers": _int,
+    "auth": str,
+    "seed": _optional_int,
+    "lifecycle": parse_lifecycle,
+    "validate_responses": parse_bool,
+    "catalog": str,
+    "ttft_ms": _int,
+    "itl_ms": _int,
+    "shutdown_timeout": float,
+    "control_token": str,
+}
+
+
+def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags (already typed, None = not given) over MOCKFABRIC_* env vars (strings) over defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            try:
+                values[name] = parse(raw)
+            except (ValueError, ConfigError) as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from None
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = value
+    return Settings(**values)

@@ -1,0 +1,70 @@
+"""The emulated service as one object: state, time, ids, lifecycles and catalog, plus who is calling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import Clock, iso_millis
+from ..errors import ResourceNotFound, WorkspaceNotFound
+from ..ids import IdFactory
+from .catalog import Catalog
+from .lifecycle import Lifecycle
+from .store import Entry, Store, WorkspaceState
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The identity a request acts as; `tenant` partitions all state."""
+
+    tenant: str
+    domain_name: str = "mockfabric"
+    domain_id: str = ""
+    user_name: str = "mockfabric-user"
+    user_id: str = ""
+    base_url: str = "http://127.0.0.1:8080/"
+
+    def user(self) -> dict[str, str]:
+        return {"domain_name": self.domain_name, "domain_id": self.domain_id, "user_name": self.user_name, "user_id": self.user_id}
+
+    def ep_user(self) -> dict[str, str]:
+        return {"domain_name": self.domain_name, "user_name": self.user_name}
+
+
+@dataclass(slots=True)
+class Call:
+    """One operation's validated input: path and query parameters (typed) and the JSON body."""
+
+    caller: Caller
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+
+class Fabric:
+    def __init__(self, *, store: Store, clock: Clock, ids: IdFactory, lifecycle: Lifecycle, catalog: Catalog) -> None:
+        self.store = store
+        self.clock = clock
+        self.ids = ids
+        self.lifecycle = lifecycle
+        self.catalog = catalog
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def timestamp(self) -> str:
+        return iso_millis(self.clock.now())
+
+    def workspace(self, caller: Caller, workspace_id: str) -> WorkspaceState:
+        """The caller's workspace with its due transitions settled; another tenant's answers like an unknown id."""
+        workspace = self.store.tenant(caller.tenant).workspaces.get(workspace_id)
+        if workspace is None:
+            raise WorkspaceNotFound(f"workspace {workspace_id} does not exist")
+        self.lifecycle.settle_workspace(workspace, self.now())
+        return workspace
+
+    def entry(self, workspace: WorkspaceState, kind: str, resource_id: str) -> Entry:
+        entry = workspace.collection(kind).get(resource_id)
+        if entry is None:
+            raise ResourceNotFound(f"{kind.replace('_', ' ')} {resource_id} does not exist in workspace {workspace.entry.record['id']}")
+        return entry

@@ -1,0 +1,129 @@
+"""One error tree. Each error carries its HTTP status and Huawei error_code; the web layer renders it as
+`{"error_code", "error_msg"}`.
+
+Documented codes: dataartsfabric.00010003 (workspace not found), dataartsfabric.00010009 (resource not found),
+APIG.1002 (credentials), common.01000001 (malformed request / unknown route), common.00000408, common.00000500.
+The business-rule codes below are not documented by the service; they are our choice (listed in the contract's
+`x-error-codes`) so clients can tell the conditions apart.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+MAX_ERROR_MSG = 512  # admin pages document error_msg as 2..512 characters
+
+
+class ApiError(Exception):
+    status: ClassVar[int] = 400
+    error_code: ClassVar[str] = "common.01000001"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message if len(message) <= MAX_ERROR_MSG else message[: MAX_ERROR_MSG - 3] + "..."
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, str]:
+        return {"error_code": self.error_code, "error_msg": self.message}
+
+
+class MalformedRequest(ApiError):
+    """Body is not JSON, has the wrong content type, or a value has the wrong type."""
+
+
+class ValidationFailed(ApiError):
+    error_code = "dataartsfabric.00010001"
+
+
+class WorkspaceNotFound(ApiError):
+    error_code = "dataartsfabric.00010003"
+
+
+class ResourceNotFound(ApiError):
+    error_code = "dataartsfabric.00010009"
+
+
+class DuplicateName(ApiError):
+    error_code = "dataartsfabric.00010011"
+
+
+class ResourceInUse(ApiError):
+    error_code = "dataartsfabric.00010012"
+
+
+class StateConflict(ApiError):
+    """The resource is in a status that does not allow the operation (e.g. transient CREATING/UPDATING/DELETING)."""
+
+    error_code = "dataartsfabric.00010013"
+
+
+class CapacityExceeded(ApiError):
+    error_code = "dataartsfabric.00010014"
+
+
+class UnsupportedChange(ApiError):
+    error_code = "dataartsfabric.00010015"
+
+
+class NotRunning(ApiError):
+    """An invocation reached an instance (or endpoint) that is not RUNNING."""
+
+    error_code = "dataartsfabric.00010016"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    error_code = "APIG.1002"
+
+
+class RouteNotFound(ApiError):
+    status = 404
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+
+
+class BodyTooLarge(ApiError):
+    status = 413
+    error_code = "common.01000413"
+
+
+class Throttled(ApiError):
+    status = 429
+    error_code = "APIG.0308"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    error_code = "common.00000503"
+
+
+class InternalError(ApiError):
+    status = 500
+    error_code = "common.00000500"
+
+
+class InjectedError(ApiError):
+    """An error a fault rule asked for: any status and code."""
+
+    def __init__(self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, headers=headers)
+        self.status = status  # type: ignore[misc]
+        self.error_code = error_code  # type: ignore[misc]
+
+
+ERROR_CODES: dict[str, type[ApiError]] = {
+    cls.error_code: cls
+    for cls in (
+        ValidationFailed,
+        WorkspaceNotFound,
+        ResourceNotFound,
+        DuplicateName,
+        ResourceInUse,
+        StateConflict,
+        CapacityExceeded,
+        UnsupportedChange,
+        NotRunning,
+    )
+}

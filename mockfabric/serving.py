@@ -1,0 +1,96 @@
+"""`mockfabric serve`: the app on waitress, one process, with a graceful stop on SIGINT/SIGTERM.
+
+waitress was chosen by measurement (bench/SERVERS.md): the best small-request throughput of the servers tried
+and, with a large thread pool, hundreds of concurrent streams; it has no worker processes, so the in-memory
+state cannot be split between processes by configuration.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from waitress.server import create_server
+
+from .config import Settings
+from .web.app import create_app
+
+
+class ServeError(RuntimeError):
+    """Start-up failed (port taken, bad address); the message is one line for the terminal."""
+
+
+class Server:
+    """A bound waitress server around the emulator app; `run()` serves until `stop()` or a signal."""
+
+    def __init__(self, settings: Settings, app: Any | None = None) -> None:
+        self.settings = settings
+        self.app = app if app is not None else create_app(settings)
+        try:
+            # Typed Any: the event-loop internals used for draining (_map, accepting, active_channels) are not in the stubs.
+            self._server: Any = create_server(
+                self.app,
+                host=settings.host,
+                port=settings.port,
+                threads=settings.threads,
+                connection_limit=max(1000, settings.threads * 2),
+                backlog=2048,
+                channel_timeout=300,
+                ident="mockfabric",
+                clear_untrusted_proxy_headers=True,
+            )
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        self._stop = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host}]"
+        return f"http://{host}:{self._server.effective_port}"
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._server.pull_trigger()  # wake the event loop so it sees the request at once
+
+    def run(self) -> None:
+        server = self._server
+        while not self._stop.is_set():
+            server.asyncore.loop(timeout=0.5, map=server._map, use_poll=True, count=1)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Stop accepting, let in-flight requests finish (bounded by shutdown_timeout), then close."""
+        server = self._server
+        server.accepting = False
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        while time.monotonic() < deadline and _busy(server):
+            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))
+        server.close()
+        for channel in list(server._map.values()):
+            channel.close()
+
+
+def _busy(server: Any) -> bool:
+    return any(getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in list(server.active_channels.values()))
+
+
+def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callable[[Server], None] | None = None) -> int:
+    server = Server(settings)
+    (install_signals or _install_signal_handlers)(server)
+    print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)
+    server.run()
+    print("mockfabric stopped", file=out, flush=True)
+    return 0
+
+
+def _install_signal_handlers(server: Server) -> None:
+    def handle(signum: int, frame: object) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)

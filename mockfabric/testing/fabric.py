@@ -1,0 +1,161 @@
+"""`MockFabric`: start an emulator for a test (or connect to a running one) and drive it through the control API.
+
+Every handle acts as its own tenant (an `X-Project-Id` of its own), so tests sharing one server never see each
+other's resources and never need a global reset.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+from ..clock import ManualClock
+from ..config import Settings
+from ..web.app import CONTROL_TOKEN_HEADER, create_app
+from .server import ThreadedServer
+
+TEST_TOKEN = "mockfabric-test-token"
+
+
+class ControlError(RuntimeError):
+    """The control API refused a request; carries the HTTP status and the Huawei-style error body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"control API answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class MockFabric:
+    """A handle on one emulator and one tenant of it.
+
+    `MockFabric(**settings)` starts a real-socket server on 127.0.0.1 (port 0) when entered and stops it on exit.
+    `clock="manual"` (the default) makes time move only through `advance()`; `clock="system"` runs on wall time.
+    """
+
+    def __init__(self, *, clock: str = "manual", tenant: str | None = None, **settings: Any) -> None:
+        if clock not in ("manual", "system"):
+            raise ValueError("clock must be 'manual' or 'system'")
+        self.settings = Settings(**settings)
+        self.tenant = tenant or new_tenant()
+        self._clock_kind = clock
+        self._server: ThreadedServer | None = None
+        self._base_url: str | None = None
+        self._control_token = self.settings.control_token
+
+    @classmethod
+    def connect(cls, url: str, *, control_token: str | None = None, tenant: str | None = None) -> MockFabric:
+        """A handle on an emulator running elsewhere (e.g. `docker compose`), with a tenant of its own."""
+        handle = cls(tenant=tenant)
+        handle._base_url = url.rstrip("/")
+        handle._control_token = control_token
+        handle.health()
+        return handle
+
+    def for_tenant(self, tenant: str | None = None) -> MockFabric:
+        """Another handle on the same emulator, acting as another (by default new) tenant."""
+        handle = MockFabric(tenant=tenant)
+        handle._base_url, handle._control_token = self.base_url, self._control_token
+        return handle
+
+    # --- lifecycle of the handle -------------------------------------------------------------------------------
+    def start(self) -> MockFabric:
+        clock = ManualClock() if self._clock_kind == "manual" else None
+        self._server = ThreadedServer(create_app(self.settings, clock=clock), self.settings).start()
+        self._base_url = self._server.base_url
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> MockFabric:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # --- what a client under test needs ------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("MockFabric is not started: use `with MockFabric() as fabric:` or MockFabric.connect(url)")
+        return self._base_url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Auth headers of this handle's tenant, ready for any HTTP client."""
+        return {"X-Auth-Token": TEST_TOKEN, "X-Project-Id": self.tenant}
+
+    # --- control ---------------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._control_json("GET", "health")
+
+    def now(self) -> float:
+        return float(self._control("GET", "clock")["now"])
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator's clock forward; due transitions complete on the next read."""
+        return float(self._control("POST", "clock", {"advance": seconds})["now"])
+
+    def freeze(self, frozen: bool = True) -> None:
+        self._control("POST", "clock", {"frozen": frozen})
+
+    def reset(self, *, all_tenants: bool = False) -> None:
+        """Forget this tenant's state (or everyone's)."""
+        self._control("POST", "reset", {} if all_tenants else {"tenant": self.tenant})
+
+    def set_lifecycle(self, kind: str, policy: str, *, seconds: float | None = None, polls: int | None = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"policy": policy}
+        if seconds is not None:
+            spec["seconds"] = seconds
+        if polls is not None:
+            spec["polls"] = polls
+        return self._control_json("PUT", "lifecycle", {kind: spec})
+
+    def force_status(
+        self, kind: str, resource_id: str, status: str, *, error_code: str | None = None, error_msg: str | None = None
+    ) -> dict[str, Any]:
+        body = {"tenant": self.tenant, "kind": kind, "id": resource_id, "status": status}
+        body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
+        return self._control_json("POST", "status", body)
+
+    def export_state(self, *, all_tenants: bool = False) -> dict[str, Any]:
+        return self._control_json("GET", "state" if all_tenants else f"state?tenant={self.tenant}")
+
+    def import_state(self, state: dict[str, Any], *, all_tenants: bool = False) -> None:
+        self._control("PUT", "state" if all_tenants else f"state?tenant={self.tenant}", state)
+
+    def _control_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        answer = self._control(method, path, body)
+        if not isinstance(answer, dict):
+            raise ControlError(200, answer)
+        return answer
+
+    def _control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the control API; answers the decoded JSON (None for an empty body) or raises ControlError."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.base_url}/_mockfabric/{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self._control_token:
+            request.add_header(CONTROL_TOKEN_HEADER, self._control_token)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                detail: Any = json.loads(raw)
+            except ValueError:
+                detail = raw.decode(errors="replace")
+            raise ControlError(exc.code, detail) from None
+        return json.loads(payload) if payload else None
+
+
+def new_tenant() -> str:
+    return "mf-" + secrets.token_hex(8)

@@ -1,0 +1,1 @@
+"""Flask adapter: parse -> validate against the contract -> call the domain -> serialize."""

@@ -1,0 +1,79 @@
+"""Turn an HTTP request into a validated `Call`: typed parameters and a JSON body, or a Huawei 400 naming the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Request
+
+from ..contracts import Operation, Parameter
+from ..domain.fabric import Call, Caller
+from ..errors import MalformedRequest, ValidationFailed
+
+INTEGER = re.compile(r"^-?\d{1,18}$")
+NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def _coerce(parameter: Parameter, text: str, kind: str) -> Any:
+    if kind == "integer":
+        if not INTEGER.match(text):
+            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not an integer")
+        return int(text)
+    if kind == "number":
+        if not NUMBER.match(text):
+            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not a number")
+        return float(text)
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not true or false")
+        return text == "true"
+    return text
+
+
+def _parameters(operation: Operation, request: Request, path_values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    path: dict[str, Any] = {}
+    query: dict[str, Any] = {}
+    for parameter in operation.parameters:
+        if parameter.location == "path":
+            path[parameter.name] = path_values[parameter.name]
+        elif parameter.location == "query" and parameter.name in request.args:
+            if parameter.kind == "array":
+                query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in request.args.getlist(parameter.name)]
+            else:
+                query[parameter.name] = _coerce(parameter, request.args[parameter.name], parameter.kind)
+    for check, values in ((operation.path_check, path), (operation.query_check, query)):
+        problem = check.problem(values) if check is not None else None
+        if problem is not None:
+            raise ValidationFailed(str(problem))
+    return path, query
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _body(operation: Operation, request: Request) -> Any:
+    raw = request.get_data(cache=False)  # bounded by MAX_CONTENT_LENGTH: a larger body raises 413 here
+    if operation.body_check is None:
+        return None  # the SDK sends Content-Type: application/json with an empty body on GET/DELETE: not an error
+    if not raw.strip():
+        if operation.body_required:
+            raise ValidationFailed("body: a JSON request body is required")
+        return None
+    if request.mimetype != "application/json":
+        raise MalformedRequest(f"Content-Type must be application/json, not {request.mimetype or 'absent'!r}")
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedRequest(f"failed to read http request, please check your input: body is not valid JSON ({exc})"[:300]) from None
+    problem = operation.body_check.problem(body)
+    if problem is not None:
+        raise ValidationFailed(str(problem))
+    return body
+
+
+def parse_call(operation: Operation, request: Request, path_values: dict[str, str], caller: Caller) -> Call:
+    path, query = _parameters(operation, request, path_values)
+    return Call(caller=caller, path=path, query=query, body=_body(operation, request))

@@ -1,0 +1,47 @@
+"""The README's curl walk-through and its Python example run as written."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def block_after(marker: str, language: str) -> str:
+    tail = README.split(marker, 1)[1]
+    match = re.search(rf"```{language}\n(.*?)```", tail, re.S)
+    assert match, marker
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_curl_walkthrough_runs_against_mockfabric_serve(tmp_path: Path) -> None:
+    env = {**os.environ, "MOCKFABRIC_LIFECYCLE": "endpoint=instant,service_instance=instant"}
+    server = subprocess.Popen([sys.executable, "-m", "mockfabric", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split("serving on ", 1)[1].split()[0]
+        script = tmp_path / "walkthrough.sh"
+        script.write_text("set -euo pipefail\n" + block_after("<!-- walkthrough", "bash"))
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, env={**os.environ, "MF": url})
+        assert result.returncode == 0, result.stderr
+        assert re.search(r"instance [0-9a-f-]{36} is RUNNING", result.stdout)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+        server.communicate(timeout=5)
+
+
+def test_python_example_runs() -> None:
+    code = block_after("## Using it from tests", "python")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    test = namespace["test_my_client_waits_for_the_deployment"]
+    assert callable(test)
+    test()
