@@ -71,8 +71,10 @@ class Settings:
         if self.ttft_ms < 0 or self.itl_ms < 0:
             raise ConfigError("ttft-ms and itl-ms must not be negative")
         if not is_loopback(self.host) and not self.control_token:
-            raise ConfigError(f"host {self.host} is not a loopback address: set a control token (--control-token or "
-                              "MOCKFABRIC_CONTROL_TOKEN) so that only you can drive the control API")
+            raise ConfigError(
+                f"host {self.host} is not a loopback address: set a control token (--control-token or "
+                "MOCKFABRIC_CONTROL_TOKEN) so that only you can drive the control API"
+            )
         unknown = set(self.lifecycle) - set(RESOURCE_KINDS)
         if unknown:
             raise ConfigError(f"unknown resource kind in lifecycle: {', '.join(sorted(unknown))}")

@@ -1,4 +1,5 @@
 """The README's curl walk-through and its Python example run as written."""
+
 from __future__ import annotations
 
 import os
