@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .config import AUTH_MODES, ConfigError, load_settings, parse_bool, parse_lifecycle
+from .config import AUTH_MODES, COMPLETION_MODES, ConfigError, load_settings, parse_bool, parse_lifecycle
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +32,15 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--catalog", help="YAML file with specs, base_models and features")
     serve.add_argument("--ttft-ms", dest="ttft_ms", type=int, help="time to first token of invocations, ms")
     serve.add_argument("--itl-ms", dest="itl_ms", type=int, help="inter-token latency of invocations, ms")
+    serve.add_argument(
+        "--completion-mode",
+        dest="completion_mode",
+        choices=COMPLETION_MODES,
+        help="what invocations answer without a scripted answer: generate (seeded text, default) or echo (last user message)",
+    )
+    serve.add_argument(
+        "--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token); mandatory off loopback"
+    )
     serve.add_argument(
         "--shutdown-timeout", dest="shutdown_timeout", type=float, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
     )

@@ -13,6 +13,7 @@ ENV_PREFIX = "MOCKFABRIC_"
 AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance")
+COMPLETION_MODES = ("generate", "echo")
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,7 @@ class Settings:
     itl_ms: int = 0
     shutdown_timeout: float = 10.0
     control_token: str | None = None
+    completion_mode: str = "generate"
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -68,6 +70,8 @@ class Settings:
             raise ConfigError(
                 "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
             )
+        if self.completion_mode not in COMPLETION_MODES:
+            raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
         if self.ttft_ms < 0 or self.itl_ms < 0:
             raise ConfigError("ttft-ms and itl-ms must not be negative")
         if not is_loopback(self.host) and not self.control_token:
@@ -142,6 +146,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "itl_ms": _int,
     "shutdown_timeout": float,
     "control_token": str,
+    "completion_mode": str,
 }
 
 

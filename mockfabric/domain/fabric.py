@@ -9,6 +9,9 @@ from ..clock import Clock, iso_millis
 from ..errors import ResourceNotFound, WorkspaceNotFound
 from ..ids import IdFactory
 from .catalog import Catalog
+from .completions import Scripts
+from .faults import Faults
+from .journal import Journal
 from .lifecycle import Lifecycle
 from .store import Entry, Store, WorkspaceState
 
@@ -42,12 +45,46 @@ class Call:
 
 
 class Fabric:
-    def __init__(self, *, store: Store, clock: Clock, ids: IdFactory, lifecycle: Lifecycle, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        ids: IdFactory,
+        lifecycle: Lifecycle,
+        catalog: Catalog,
+        seed: int | None = None,
+        completion_mode: str = "generate",
+        ttft_ms: int = 0,
+        itl_ms: int = 0,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.ids = ids
         self.lifecycle = lifecycle
         self.catalog = catalog
+        self.seed = seed
+        self.completion_mode = completion_mode
+        self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
+        self.timings: dict[tuple[str, str], tuple[int, int]] = {}  # per (tenant, instance): (ttft_ms, itl_ms)
+        self.scripts = Scripts()
+        self.faults = Faults(seed)
+        self.journal = Journal()
+
+    def reseed(self, seed: int | None) -> None:
+        """Ids, generated content and fault probabilities repeat from here for the same seed."""
+        self.seed = seed
+        self.ids.reseed(seed)
+        self.faults.reseed(seed)
+
+    def forget(self, tenant: str | None) -> None:
+        """Everything a reset clears besides the resources: scripts, timings, faults, journal of the tenant (or all)."""
+        self.store.reset(tenant)
+        self.scripts.clear(tenant)
+        for key in [k for k in self.timings if tenant is None or k[0] == tenant]:
+            del self.timings[key]
+        self.faults.clear(tenant=tenant)
+        self.journal.clear(tenant)
 
     def now(self) -> float:
         return self.clock.now()

@@ -1,4 +1,4 @@
-"""create_app: the Flask application serving both planes of the contract on one base URL."""
+"""create_app: the Flask application serving both planes of the contract, and the control API, on one base URL."""
 
 from __future__ import annotations
 
@@ -6,33 +6,39 @@ import hmac
 import json
 import logging
 import os
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from .. import contracts
-from ..clock import Clock, ControllableClock
+from ..clock import Clock, ControllableClock, iso_millis
 from ..config import Settings
-from ..domain import catalog, endpoints, instances, models, workspaces
+from ..domain import catalog, endpoints, instances, invocations, models, workspaces
 from ..domain.catalog import build_catalog, read_catalog
 from ..domain.fabric import Call, Caller, Fabric
+from ..domain.faults import FaultRule, error_of
+from ..domain.invocations import Invocation
+from ..domain.journal import redact
 from ..domain.lifecycle import Lifecycle, machines_from_contract
 from ..domain.store import Store
-from ..errors import ApiError, BodyTooLarge, InternalError, RouteNotFound, ServiceUnavailable, Unauthorized
-from ..errors import MethodNotAllowed as MethodNotAllowedError
+from ..errors import ApiError, InjectedError, InternalError, ServiceUnavailable, Unauthorized
 from ..ids import IdFactory
 from . import control
+from . import invocations as invocation_view
 from .auth import identify
+from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
 from .parsing import parse_call
 
 log = logging.getLogger("mockfabric")
 CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
-MAX_BODY = 12 * 1024 * 1024  # AK/SK-signed requests are limited to 12 MB (DOC)
+CONTROL_PREFIX = "/_mockfabric/"
+JOURNAL_BODY_LIMIT = 65536  # request bodies larger than this are journaled truncated
 Handler = Callable[[Fabric, Call], Any]
 HANDLERS: dict[str, Handler] = {
     **catalog.OPERATIONS,
@@ -40,6 +46,7 @@ HANDLERS: dict[str, Handler] = {
     **endpoints.OPERATIONS,
     **models.OPERATIONS,
     **instances.OPERATIONS,
+    **invocations.OPERATIONS,
 }
 
 
@@ -64,6 +71,10 @@ def build_fabric(settings: Settings, contract: contracts.Contract, clock: Clock 
         ids=IdFactory(settings.seed),
         lifecycle=Lifecycle(machines_from_contract(contract.document), settings.lifecycle),
         catalog=build_catalog(read_catalog(settings.catalog), check),
+        seed=settings.seed,
+        completion_mode=settings.completion_mode,
+        ttft_ms=settings.ttft_ms,
+        itl_ms=settings.itl_ms,
     )
 
 
@@ -80,15 +91,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     public = partial(_public_caller, emulator)
     for operation in contract.operations.values():
         if operation.operation_id in HANDLERS:
-            _route(app, emulator, operation, HANDLERS[operation.operation_id], public)
+            _route(app, emulator, operation, HANDLERS[operation.operation_id], public, faults=True)
     control_caller = partial(_control_caller, emulator)
     for operation in contracts.control_contract().operations.values():
-        _route(app, emulator, operation, control.OPERATIONS[operation.operation_id], control_caller)
-    app.register_error_handler(ApiError, _render_error)
-    app.register_error_handler(HTTPException, _render_http_error)
-    app.register_error_handler(Exception, _render_unexpected)
-    app.before_request(_refuse_split_state)
-    app.after_request(_stamp_request_id)
+        _route(app, emulator, operation, control.OPERATIONS[operation.operation_id], control_caller, faults=False)
+    app.register_error_handler(ApiError, json_error)
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(Exception, render_unexpected)
+    app.before_request(partial(_refuse_split_state, emulator))
+    app.after_request(partial(_finish, emulator))
     return app
 
 
@@ -105,30 +116,71 @@ def _control_caller(emulator: Emulator) -> Caller:
     return Caller(tenant="_control", base_url=request.host_url)
 
 
-def _route(app: Flask, emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller]) -> None:
+def _route(
+    app: Flask, emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller], *, faults: bool
+) -> None:
     rule = operation.path.replace("{", "<").replace("}", ">")
-    app.add_url_rule(rule, operation.operation_id, _view(emulator, operation, handler, caller_of), methods=[operation.method])
+    view = _view(emulator, operation, handler, caller_of, faults)
+    app.add_url_rule(rule, operation.operation_id, view, methods=[operation.method])
 
 
-def _view(emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller]) -> Callable[..., Response]:
+def _view(
+    emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller], faults: bool
+) -> Callable[..., Response]:
     fabric = emulator.fabric
 
     def view(**path_values: str) -> Response:
+        g.operation = operation.operation_id
         caller = caller_of()
+        g.tenant = caller.tenant
+        fault = fabric.faults.fire(operation.operation_id, request.method, request.path, caller.tenant) if faults else None
+        if fault is not None:
+            g.fault = fault.id
+            dropped = _apply_fault(fault)
+            if dropped is not None:
+                return dropped
         call = parse_call(operation, request, path_values, caller)
         with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = handler(fabric, call)
-            payload = None if result is None else json.dumps(result, ensure_ascii=False, separators=(",", ":"))
-        if emulator.settings.validate_responses and payload is not None:
-            _check_response(operation, json.loads(payload))
+            payload = result if isinstance(result, Invocation) or result is None else _dumps(result)
+        if isinstance(payload, Invocation):
+            chunk_check = _chunk_check() if emulator.settings.validate_responses else None
+            response = invocation_view.render(payload, fabric.clock, fault, chunk_check)
+            if emulator.settings.validate_responses and not payload.stream:
+                _check_response(operation, json.loads(response.get_data()))
+            return response
         if payload is None:
             response = Response(b"", operation.success_status)
             response.headers.pop("Content-Type", None)
             return response
+        if emulator.settings.validate_responses:
+            _check_response(operation, json.loads(payload))
         return Response(payload, operation.success_status, mimetype="application/json")
 
     view.__name__ = operation.operation_id
     return view
+
+
+def _dumps(result: Any) -> str:
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+
+
+def _apply_fault(fault: FaultRule) -> Response | None:
+    """Latency first (real time), then either a dropped connection, an error answer, or nothing (stream faults)."""
+    if fault.latency_ms:
+        time.sleep(fault.latency_ms / 1000)
+    if fault.drop_connection:
+        return Response(_dropped(fault), 200, mimetype="application/json")
+    if fault.status is not None:
+        code, message = error_of(fault)
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
+        raise InjectedError(fault.status, code, message, headers=headers)
+    return None
+
+
+def _dropped(fault: FaultRule) -> Iterator[bytes]:
+    yield b'{"'
+    raise invocation_view.StreamCut(f"injected fault {fault.id}: connection dropped")
 
 
 def _check_response(operation: contracts.Operation, body: Any) -> None:
@@ -139,40 +191,19 @@ def _check_response(operation: contracts.Operation, body: Any) -> None:
         raise InternalError(f"emulator response of {operation.operation_id} does not match the contract: {problem}")
 
 
-def _json_error(error: ApiError) -> Response:
-    response = Response(json.dumps(error.body(), ensure_ascii=False), error.status, mimetype="application/json")
-    response.headers.update(error.headers)
-    return response
+def _chunk_check() -> Callable[[Any], None]:
+    check = contracts.public_contract().component_check("ChatCompletionChunk")
+
+    def verify(chunk: Any) -> None:
+        problem = check.problem(chunk)
+        if problem is not None:
+            log.error("stream chunk drifted from the contract: %s", problem)
+            raise invocation_view.StreamCut(f"chunk does not match the contract: {problem}")
+
+    return verify
 
 
-def _render_error(error: ApiError) -> Response:
-    return _json_error(error)
-
-
-def _render_http_error(error: HTTPException) -> Response:
-    if isinstance(error, NotFound):
-        return _json_error(RouteNotFound(f"response status exception, code: 404; no route for {request.method} {request.path}"))
-    if isinstance(error, MethodNotAllowed):
-        allowed = ", ".join(sorted(error.valid_methods or []))
-        return _json_error(
-            MethodNotAllowedError(
-                f"method {request.method} is not allowed on {request.path}; allowed: {allowed}", headers={"Allow": allowed}
-            )
-        )
-    if isinstance(error, RequestEntityTooLarge):
-        return _json_error(BodyTooLarge(f"request body exceeds {MAX_BODY} bytes"))
-    generic = ApiError(f"{error.name}: {error.description}")
-    generic.status = error.code or 400  # type: ignore[misc]
-    return _json_error(generic)
-
-
-def _render_unexpected(error: Exception) -> Response:
-    log.exception("unexpected error serving %s %s", request.method, request.path)
-    return _json_error(InternalError(f"internal error: {type(error).__name__}"))
-
-
-def _refuse_split_state() -> None:
-    emulator: Emulator = request.environ.get("mockfabric.emulator") or _current()
+def _refuse_split_state(emulator: Emulator) -> None:
     if os.getpid() != emulator.pid:
         raise ServiceUnavailable(
             "this emulator was forked after start-up (e.g. several server workers): its state would "
@@ -180,13 +211,32 @@ def _refuse_split_state() -> None:
         )
 
 
-def _current() -> Emulator:
-    from flask import current_app
-
-    emulator: Emulator = current_app.extensions["mockfabric"]
-    return emulator
-
-
-def _stamp_request_id(response: Response) -> Response:
+def _finish(emulator: Emulator, response: Response) -> Response:
     response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
+    if not request.path.startswith(CONTROL_PREFIX):
+        _journal(emulator, response)
     return response
+
+
+def _journal(emulator: Emulator, response: Response) -> None:
+    length = request.content_length or 0
+    raw = request.get_data(cache=True)[:JOURNAL_BODY_LIMIT] if 0 < length <= MAX_BODY else b""
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        body = raw.decode("utf-8", errors="replace")
+    emulator.fabric.journal.record(
+        {
+            "time": iso_millis(emulator.fabric.now()),
+            "request_id": response.headers["X-Request-Id"],
+            "tenant": g.get("tenant"),
+            "operation": g.get("operation"),
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string.decode("latin-1"),
+            "status": response.status_code,
+            "fault": g.get("fault"),
+            "headers": redact(cast(Mapping[str, str], request.headers)),
+            "body": body,
+        }
+    )

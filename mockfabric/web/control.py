@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..clock import iso_millis
 from ..config import Progression
+from ..domain.completions import Scripted
 from ..domain.fabric import Call, Fabric
 from ..errors import ResourceNotFound, ValidationFailed
 
@@ -19,7 +21,7 @@ def health(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 def reset(fabric: Fabric, call: Call) -> dict[str, Any]:
     tenant = (call.body or {}).get("tenant")
-    fabric.store.reset(tenant)
+    fabric.forget(tenant)
     return {"tenant": tenant}
 
 
@@ -92,7 +94,58 @@ def import_state(fabric: Fabric, call: Call) -> dict[str, Any]:
     return {"tenant": tenant}
 
 
+def set_seed(fabric: Fabric, call: Call) -> dict[str, Any]:
+    fabric.reseed(call.body["seed"])
+    return {"seed": fabric.seed}
+
+
+def list_faults(fabric: Fabric, call: Call) -> dict[str, Any]:
+    return {"faults": [rule.as_dict() for rule in fabric.faults.rules()]}
+
+
+def add_fault(fabric: Fabric, call: Call) -> dict[str, Any]:
+    try:
+        return fabric.faults.add(**call.body).as_dict()
+    except re.error as exc:
+        raise ValidationFailed(f"body.path: not a regular expression ({exc})") from None
+
+
+def clear_faults(fabric: Fabric, call: Call) -> dict[str, Any]:
+    return {"removed": fabric.faults.clear(tenant=call.query.get("tenant"), rule_id=call.query.get("id"))}
+
+
+def list_requests(fabric: Fabric, call: Call) -> dict[str, Any]:
+    entries = fabric.journal.entries(call.query)
+    return {"total": len(entries), "requests": entries}
+
+
+def clear_requests(fabric: Fabric, call: Call) -> dict[str, Any]:
+    return {"removed": fabric.journal.clear(call.query.get("tenant"))}
+
+
+def script_completion(fabric: Fabric, call: Call) -> dict[str, Any]:
+    body = call.body
+    key = (body["tenant"], body["instance_id"])
+    answer = Scripted(body["content"], body.get("reasoning_content"), body.get("finish_reason"))
+    fabric.scripts.add(key, answer, default=body.get("default", False))
+    return {"queued": fabric.scripts.pending(key)}
+
+
+def set_timing(fabric: Fabric, call: Call) -> dict[str, Any]:
+    body = call.body
+    fabric.timings[(body["tenant"], body["instance_id"])] = (body["ttft_ms"], body["itl_ms"])
+    return dict(body)
+
+
 OPERATIONS = {
+    "ControlSetSeed": set_seed,
+    "ControlListFaults": list_faults,
+    "ControlAddFault": add_fault,
+    "ControlClearFaults": clear_faults,
+    "ControlListRequests": list_requests,
+    "ControlClearRequests": clear_requests,
+    "ControlScriptCompletion": script_completion,
+    "ControlSetTiming": set_timing,
     "ControlHealth": health,
     "ControlReset": reset,
     "ControlShowClock": show_clock,

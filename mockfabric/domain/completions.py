@@ -1,0 +1,203 @@
+"""Chat completions: what the model answers, how it is tokenized, and the chunk sequence of a streamed answer.
+
+Tokenizer (one, used for chunking and usage alike): a token is an optional run of whitespace followed by up to
+six letters/digits, or by one other character; trailing whitespace is a token of its own. Joining the tokens
+gives the text back exactly. Usage: prompt_tokens = sum over messages of (tokens of content + 3);
+completion_tokens = tokens of the answer, per choice, summed over choices.
+
+Content, in order of precedence: a scripted answer queued for the instance (FIFO), the instance's default
+scripted answer, then the mode: `echo` (the last user message) or `generate` (text drawn from a fixed vocabulary
+with an RNG seeded by the emulator seed and the request, so the same request gives the same answer).
+Answers are cut at the token limit (`max_tokens` or `max_completion_tokens`; 0 or absent = 4096), and then end
+with finish_reason `length` instead of `stop`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TOKEN = re.compile(r"\s*(?:\w{1,6}|[^\w\s])|\s+")
+DEFAULT_MAX_TOKENS = 4096
+MESSAGE_OVERHEAD = 3
+MODES = ("generate", "echo")
+_VOCABULARY_PROSE = (
+    "the model answers offline with deterministic text so that tests can assert on it while the emulator keeps "
+    "every chunk rule of the streaming protocol intact and usage counts match between streamed and plain answers "
+    "large language models generate tokens one at a time inference endpoint service instance workspace"
+)
+VOCABULARY = _VOCABULARY_PROSE.split()
+
+
+def tokenize(text: str) -> list[str]:
+    return TOKEN.findall(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Scripted:
+    content: str
+    reasoning_content: str | None = None
+    finish_reason: str | None = None  # None = computed (stop, or length when cut)
+
+
+@dataclass(slots=True)
+class Scripts:
+    """Scripted answers per (tenant, instance): a FIFO queue and an optional default."""
+
+    queues: dict[tuple[str, str], deque[Scripted]] = field(default_factory=dict)
+    defaults: dict[tuple[str, str], Scripted] = field(default_factory=dict)
+
+    def add(self, key: tuple[str, str], answer: Scripted, *, default: bool = False) -> None:
+        if default:
+            self.defaults[key] = answer
+        else:
+            self.queues.setdefault(key, deque()).append(answer)
+
+    def take(self, key: tuple[str, str]) -> Scripted | None:
+        queue = self.queues.get(key)
+        if queue:
+            return queue.popleft()
+        return self.defaults.get(key)
+
+    def pending(self, key: tuple[str, str]) -> int:
+        return len(self.queues.get(key, ()))
+
+    def clear(self, tenant: str | None = None) -> None:
+        for store in (self.queues, self.defaults):
+            for key in [k for k in store if tenant is None or k[0] == tenant]:
+                del store[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    tokens: list[str]
+    finish_reason: str
+    reasoning_content: str | None = None
+
+    @property
+    def content(self) -> str:
+        return "".join(self.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole answer, decided before the first byte is sent: both modes of delivery render this same object."""
+
+    id: str
+    created: int
+    model: str
+    choices: list[Choice]
+    prompt_tokens: int
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(len(choice.tokens) for choice in self.choices)
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        choices = []
+        for choice in self.choices:
+            message: dict[str, Any] = {"role": "assistant", "content": choice.content}
+            if choice.reasoning_content is not None:
+                message["reasoning_content"] = choice.reasoning_content
+            choices.append({"index": choice.index, "message": message, "finish_reason": choice.finish_reason})
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": self.usage(),
+            "system_fingerprint": None,
+        }
+
+    def chunks(self, include_usage: bool) -> Iterator[dict[str, Any]]:
+        """The streamed form: a role delta per choice, one chunk per token, one finish chunk per choice, then usage."""
+        for choice in self.choices:
+            delta: dict[str, Any] = {"role": "assistant", "content": ""}
+            if choice.reasoning_content is not None:
+                delta["reasoning_content"] = choice.reasoning_content
+            yield self._chunk(choice.index, delta, None)
+        longest = max((len(c.tokens) for c in self.choices), default=0)
+        for position in range(longest):
+            for choice in self.choices:
+                if position < len(choice.tokens):
+                    yield self._chunk(choice.index, {"content": choice.tokens[position]}, None)
+        for choice in self.choices:
+            yield self._chunk(choice.index, {}, choice.finish_reason)
+        if include_usage:
+            yield {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": self.usage(),
+                "system_fingerprint": None,
+            }
+
+    def _chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": index, "delta": delta, "finish_reason": finish_reason}],
+            "usage": None,
+            "system_fingerprint": None,
+        }
+
+
+def token_limit(body: Mapping[str, Any]) -> int:
+    limit = body.get("max_tokens", body.get("max_completion_tokens"))
+    return DEFAULT_MAX_TOKENS if not limit else int(limit)
+
+
+def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
+    return sum(len(tokenize(message.get("content", ""))) + MESSAGE_OVERHEAD for message in messages)
+
+
+def request_seed(seed: int | None, body: Mapping[str, Any]) -> int:
+    canonical = json.dumps({"seed": seed, "request": body}, sort_keys=True, ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big")
+
+
+def generated_text(rng: random.Random) -> str:
+    words = [rng.choice(VOCABULARY) for _ in range(rng.randint(12, 40))]
+    return " ".join(words).capitalize() + "."
+
+
+def answer_text(mode: str, body: Mapping[str, Any], rng: random.Random) -> str:
+    if mode == "echo":
+        users = [m for m in body["messages"] if m.get("role") == "user"]
+        return str((users or body["messages"])[-1].get("content", ""))
+    return generated_text(rng)
+
+
+def build_completion(
+    *, completion_id: str, created: int, model: str, body: Mapping[str, Any], mode: str, seed: int | None, scripted: Scripted | None
+) -> Completion:
+    limit = token_limit(body)
+    rng = random.Random(request_seed(seed, body))
+    choices = []
+    for index in range(int(body.get("n", 1))):
+        text = scripted.content if scripted is not None else answer_text(mode, body, rng)
+        tokens = tokenize(text)
+        finish = "length" if len(tokens) > limit else "stop"
+        if scripted is not None and scripted.finish_reason is not None:
+            finish = scripted.finish_reason
+        choices.append(Choice(index, tokens[:limit], finish, scripted.reasoning_content if scripted else None))
+    return Completion(completion_id, created, model, choices, prompt_tokens(list(body["messages"])))

@@ -1,0 +1,108 @@
+"""Fault rules: which requests they hit (operationId or method + path pattern, tenant, probability, times) and
+what happens (an error status and body, added latency, a dropped connection, or a stream fault).
+
+Probabilities draw from an RNG seeded by the emulator seed, so a run with the same seed fails the same requests.
+Latency and stalls are real time (they exist to test a client's timeouts), unlike the emulator clock.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class FaultRule:
+    id: str
+    operation: str | None = None
+    method: str | None = None
+    path: str | None = None  # a regular expression the whole request path must match
+    tenant: str | None = None
+    probability: float = 1.0
+    times: int | None = None  # how many more times it may fire; None = unlimited
+    status: int | None = None
+    error_code: str | None = None
+    error_msg: str | None = None
+    retry_after: int | None = None
+    latency_ms: int = 0
+    drop_connection: bool = False
+    stream_cut_after: int | None = None
+    stream_error_after: int | None = None
+    stall_ms: int = 0
+    fired: int = 0
+
+    def matches(self, operation: str | None, method: str, path: str, tenant: str | None) -> bool:
+        return (
+            (self.operation is None or self.operation == operation)
+            and (self.method is None or self.method.upper() == method)
+            and (self.path is None or re.fullmatch(self.path, path) is not None)
+            and (self.tenant is None or self.tenant == tenant)
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+DEFAULT_MESSAGES = {
+    408: ("common.00000408", "timeout exception occurred"),
+    429: ("APIG.0308", "The throttling threshold has been reached"),
+    500: ("common.00000500", "internal error"),
+    503: ("common.00000503", "service unavailable"),
+}
+
+
+def error_of(rule: FaultRule) -> tuple[str, str]:
+    """The error_code and error_msg an error rule answers with (defaults per status)."""
+    code, message = DEFAULT_MESSAGES.get(rule.status or 500, ("dataartsfabric.00000001", "the system is busy; retry later"))
+    return rule.error_code or code, rule.error_msg or message
+
+
+class Faults:
+    def __init__(self, seed: int | None = None) -> None:
+        self._rules: list[FaultRule] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def reseed(self, seed: int | None) -> None:
+        with self._lock:
+            self._rng = random.Random(seed)
+
+    def add(self, **spec: Any) -> FaultRule:
+        if spec.get("path") is not None:
+            re.compile(spec["path"])  # raises re.error for a bad pattern before anything is stored
+        with self._lock:
+            self._next += 1
+            rule = FaultRule(id=f"fault-{self._next}", **spec)
+            self._rules.append(rule)
+            return rule
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    def clear(self, tenant: str | None = None, rule_id: str | None = None) -> int:
+        with self._lock:
+            keep = [r for r in self._rules if not ((tenant is None or r.tenant == tenant) and (rule_id is None or r.id == rule_id))]
+            removed = len(self._rules) - len(keep)
+            self._rules = keep
+            return removed
+
+    def fire(self, operation: str | None, method: str, path: str, tenant: str | None) -> FaultRule | None:
+        """The first rule that matches and passes its probability; its `times` is used up by one."""
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(operation, method, path, tenant):
+                    continue
+                if rule.probability < 1.0 and self._rng.random() >= rule.probability:
+                    continue
+                rule.fired += 1
+                if rule.times is not None:
+                    rule.times -= 1
+                    if rule.times <= 0:
+                        self._rules.remove(rule)
+                return rule
+        return None
