@@ -82,6 +82,8 @@ class Settings:
         unknown = set(self.lifecycle) - set(RESOURCE_KINDS)
         if unknown:
             raise ConfigError(f"unknown resource kind in lifecycle: {', '.join(sorted(unknown))}")
+        # kinds not named keep the default progression, so a partial mapping is never a half-configured emulator
+        object.__setattr__(self, "lifecycle", {**_default_lifecycle(), **self.lifecycle})
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

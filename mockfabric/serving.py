@@ -7,6 +7,7 @@ state cannot be split between processes by configuration.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -18,6 +19,20 @@ from waitress.server import create_server
 
 from .config import Settings
 from .web.app import create_app
+from .web.invocations import StreamCut
+
+
+class _InjectedCuts(logging.Filter):
+    """waitress logs every exception a response body raises; a connection cut by a fault rule is not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], StreamCut))
+
+
+def _quiet_injected_cuts() -> None:
+    logger = logging.getLogger("waitress")
+    if not any(isinstance(f, _InjectedCuts) for f in logger.filters):
+        logger.addFilter(_InjectedCuts())
 
 
 class ServeError(RuntimeError):
@@ -46,6 +61,7 @@ class Server:
         except OSError as exc:
             raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
         self._stop = threading.Event()
+        _quiet_injected_cuts()
 
     @property
     def base_url(self) -> str:

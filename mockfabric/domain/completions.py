@@ -170,8 +170,14 @@ def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
     return sum(len(tokenize(message.get("content", ""))) + MESSAGE_OVERHEAD for message in messages)
 
 
+DELIVERY_FIELDS = ("stream", "stream_options")  # how the answer travels, not what it says
+
+
 def request_seed(seed: int | None, body: Mapping[str, Any]) -> int:
-    canonical = json.dumps({"seed": seed, "request": body}, sort_keys=True, ensure_ascii=False)
+    """The RNG seed of one request: the emulator seed and the request, less its delivery options, so that the
+    same question answers the same text streamed or not."""
+    content = {k: v for k, v in body.items() if k not in DELIVERY_FIELDS}
+    canonical = json.dumps({"seed": seed, "request": content}, sort_keys=True, ensure_ascii=False)
     return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.error
+import urllib.parse
 import urllib.request
 from types import TracebackType
 from typing import Any
@@ -124,6 +125,59 @@ class MockFabric:
         body = {"tenant": self.tenant, "kind": kind, "id": resource_id, "status": status}
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
         return self._control_json("POST", "status", body)
+
+    def fault(self, **spec: Any) -> dict[str, Any]:
+        """Add a fault rule (see the control contract's FaultSpec); it only hits this handle's tenant unless
+        `tenant=None` is passed explicitly."""
+        spec.setdefault("tenant", self.tenant)
+        return self._control_json("POST", "faults", {k: v for k, v in spec.items() if v is not None})
+
+    def fail(
+        self,
+        operation: str | None = None,
+        *,
+        status: int = 500,
+        error_code: str | None = None,
+        error_msg: str | None = None,
+        times: int | None = 1,
+        **matchers: Any,
+    ) -> dict[str, Any]:
+        """Make the next `times` calls of `operation` (an operationId) answer `status` with a Huawei error body."""
+        return self.fault(operation=operation, status=status, error_code=error_code, error_msg=error_msg, times=times, **matchers)
+
+    def clear_faults(self) -> int:
+        return int(self._control_json("DELETE", f"faults?tenant={self.tenant}")["removed"])
+
+    def script_completion(
+        self,
+        instance_id: str,
+        content: str,
+        *,
+        reasoning_content: str | None = None,
+        finish_reason: str | None = None,
+        default: bool = False,
+    ) -> int:
+        """Queue the answer the next invocation of `instance_id` gives (or, with default=True, every unscripted one)."""
+        body: dict[str, Any] = {"tenant": self.tenant, "instance_id": instance_id, "content": content, "default": default}
+        body.update({k: v for k, v in (("reasoning_content", reasoning_content), ("finish_reason", finish_reason)) if v is not None})
+        return int(self._control_json("POST", "completions", body)["queued"])
+
+    def set_timing(self, instance_id: str, *, ttft_ms: int, itl_ms: int) -> None:
+        self._control("PUT", "timing", {"tenant": self.tenant, "instance_id": instance_id, "ttft_ms": ttft_ms, "itl_ms": itl_ms})
+
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        """The journal of this tenant's requests (credentials redacted), oldest first; filters: operation, method,
+        status, path_contains, since_seq, limit."""
+        query = urllib.parse.urlencode({"tenant": self.tenant, **{k: v for k, v in filters.items() if v is not None}})
+        entries: list[dict[str, Any]] = self._control_json("GET", f"requests?{query}")["requests"]
+        return entries
+
+    def clear_requests(self) -> None:
+        self._control("DELETE", f"requests?tenant={self.tenant}")
+
+    def seed(self, seed: int | None) -> None:
+        """Reseed ids, generated content and fault probabilities."""
+        self._control("POST", "seed", {"seed": seed})
 
     def export_state(self, *, all_tenants: bool = False) -> dict[str, Any]:
         return self._control_json("GET", "state" if all_tenants else f"state?tenant={self.tenant}")

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from mockfabric.config import ConfigError, Progression, Settings, load_settings, parse_bool, parse_lifecycle
+
+
+def test_flags_win_over_env_and_env_over_defaults() -> None:
+    env = {"MOCKFABRIC_PORT": "9000", "MOCKFABRIC_THREADS": "8", "MOCKFABRIC_VALIDATE_RESPONSES": "1"}
+    settings = load_settings({"port": 9100, "threads": None}, env)
+    assert (settings.port, settings.threads, settings.validate_responses, settings.host) == (9100, 8, True, "127.0.0.1")
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("1", True), ("FALSE", False), ("0", False)])
+def test_booleans_parse_explicitly(text: str, value: bool) -> None:
+    assert parse_bool(text) is value
+
+
+@pytest.mark.parametrize("text", ["yes", "", "2"])
+def test_other_booleans_are_errors(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_bool(text)
+
+
+def test_lifecycle_parsing_and_partial_mappings() -> None:
+    parsed = parse_lifecycle("endpoint=polls:4, service_instance=time:0.5")
+    assert parsed == {"endpoint": Progression("polls", polls=4), "service_instance": Progression("time", seconds=0.5)}
+    assert Settings(lifecycle={"endpoint": Progression("manual")}).lifecycle["service_instance"] == Progression()
+    for bad in ("endpoint", "robot=time", "endpoint=sometimes", "endpoint=time:soon"):
+        with pytest.raises(ConfigError):
+            parse_lifecycle(bad)
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"workers": 2}, "workers must be 1"),
+        ({"auth": "maybe"}, "auth"),
+        ({"port": -1}, "port"),
+        ({"threads": 0}, "threads"),
+        ({"host": "0.0.0.0"}, "control token"),
+        ({"completion_mode": "poetry"}, "completion mode"),
+        ({"itl_ms": -5}, "itl"),
+    ],
+)
+def test_invalid_settings_name_the_problem(changes: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        Settings(**changes)  # type: ignore[arg-type]
+
+
+def test_non_loopback_with_a_token_is_allowed() -> None:
+    assert Settings(host="0.0.0.0", control_token="secret").host == "0.0.0.0"
+    assert Settings(host="::1").host == "::1" and Settings(host="localhost").host == "localhost"
+
+
+def test_env_errors_name_the_variable() -> None:
+    with pytest.raises(ConfigError, match="MOCKFABRIC_SEED"):
+        load_settings({}, {"MOCKFABRIC_SEED": "abc"})
