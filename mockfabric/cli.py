@@ -42,6 +42,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token); mandatory off loopback"
     )
     serve.add_argument(
+        "--state-file",
+        dest="state_file",
+        help="keep the state in this JSON file: loaded at start, saved atomically after changes and at exit",
+    )
+    serve.add_argument(
         "--shutdown-timeout", dest="shutdown_timeout", type=float, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
     )
 

@@ -58,6 +58,7 @@ class Settings:
     shutdown_timeout: float = 10.0
     control_token: str | None = None
     completion_mode: str = "generate"
+    state_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -149,6 +150,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "shutdown_timeout": float,
     "control_token": str,
     "completion_mode": str,
+    "state_file": str,
 }
 
 

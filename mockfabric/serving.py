@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from waitress.server import create_server
 
 from .config import Settings
+from .persistence import StateFileError
 from .web.app import create_app
 from .web.invocations import StreamCut
 
@@ -59,6 +60,7 @@ class Server:
                 clear_untrusted_proxy_headers=True,
             )
         except OSError as exc:
+            self._close_app()
             raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
         self._stop = threading.Event()
         _quiet_injected_cuts()
@@ -89,6 +91,12 @@ class Server:
         server.close()
         for channel in list(server._map.values()):
             channel.close()
+        self._close_app()
+
+    def _close_app(self) -> None:
+        emulator = getattr(self.app, "extensions", {}).get("mockfabric")
+        if emulator is not None:
+            emulator.close()
 
 
 def _busy(server: Any) -> bool:
@@ -96,7 +104,10 @@ def _busy(server: Any) -> bool:
 
 
 def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callable[[Server], None] | None = None) -> int:
-    server = Server(settings)
+    try:
+        server = Server(settings)
+    except StateFileError as exc:
+        raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
     print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)
     server.run()

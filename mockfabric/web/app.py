@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, Response, g, request
@@ -29,6 +30,7 @@ from ..domain.lifecycle import Lifecycle, machines_from_contract
 from ..domain.store import Store
 from ..errors import ApiError, InjectedError, InternalError, ServiceUnavailable, Unauthorized
 from ..ids import IdFactory
+from ..persistence import StateSaver, load_state
 from . import control
 from . import invocations as invocation_view
 from .auth import identify
@@ -58,6 +60,12 @@ class Emulator:
     contract: contracts.Contract
     fabric: Fabric
     pid: int
+    saver: StateSaver | None = None
+
+    def close(self) -> None:
+        """Release what the app holds beyond memory: the final save of a state file."""
+        if self.saver is not None:
+            self.saver.close()
 
 
 def build_fabric(settings: Settings, contract: contracts.Contract, clock: Clock | None = None, store: Store | None = None) -> Fabric:
@@ -83,6 +91,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     settings = settings or Settings()
     contract = contracts.public_contract()
     emulator = Emulator(settings, contract, build_fabric(settings, contract, clock, store), os.getpid())
+    if settings.state_file:
+        path = Path(settings.state_file)
+        load_state(path, emulator.fabric.store)  # raises StateFileError: better no start than a silent empty state
+        emulator.saver = StateSaver(path, emulator.fabric.store)
     app = Flask("mockfabric")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["mockfabric"] = emulator
@@ -213,6 +225,8 @@ def _refuse_split_state(emulator: Emulator) -> None:
 
 def _finish(emulator: Emulator, response: Response) -> Response:
     response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
+    if emulator.saver is not None and request.method != "GET" and response.status_code < 400:
+        emulator.saver.changed()
     if not request.path.startswith(CONTROL_PREFIX):
         _journal(emulator, response)
     return response
