@@ -41,6 +41,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument(
         "--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token); mandatory off loopback"
     )
+    serve.add_argument("--credentials", help="YAML/JSON file of identities (AK/SK or tokens -> project and user names)")
     serve.add_argument(
         "--state-file",
         dest="state_file",

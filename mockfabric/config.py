@@ -59,10 +59,13 @@ class Settings:
     control_token: str | None = None
     completion_mode: str = "generate"
     state_file: str | None = None
+    credentials: str | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        if self.auth == "strict" and not self.credentials:
+            raise ConfigError("auth strict needs a credentials file (--credentials FILE) to check tokens and signatures against")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0..65535, not {self.port}")
         if self.threads < 1:
@@ -151,6 +154,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "control_token": str,
     "completion_mode": str,
     "state_file": str,
+    "credentials": str,
 }
 
 

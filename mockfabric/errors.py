@@ -76,6 +76,12 @@ class Unauthorized(ApiError):
     error_code = "APIG.1002"
 
 
+class SignatureRejected(Unauthorized):
+    """An AK/SK-signed request that does not verify (strict mode): unknown AK, bad signature, date, signed headers."""
+
+    error_code = "APIG.0301"
+
+
 class RouteNotFound(ApiError):
     status = 404
 

@@ -7,17 +7,22 @@ state cannot be split between processes by configuration.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 from .config import Settings
+from .identities import CredentialsError
 from .persistence import StateFileError
 from .web.app import create_app
 from .web.invocations import StreamCut
@@ -36,6 +41,28 @@ def _quiet_injected_cuts() -> None:
         logger.addFilter(_InjectedCuts())
 
 
+class _HuaweiErrorTask(ErrorTask):
+    """Requests waitress cannot even parse (bad header, oversized header block, broken chunking) answer in the
+    service's error format too, instead of waitress's plain-text page."""
+
+    def execute(self) -> None:
+        error: Any = getattr(self.request, "error", None)  # the parse error waitress recorded on the request
+        body = json.dumps(
+            {"error_code": "common.01000001", "error_msg": f"failed to read http request: {error.reason}: {error.body}"[:512]}
+        )
+        payload = body.encode("utf-8")
+        self.status = f"{error.code} {error.reason}"
+        headers: Any = self.response_headers
+        headers.extend([("Content-Type", "application/json"), ("X-Request-Id", uuid.uuid4().hex)])
+        self.set_close_on_finish()
+        self.content_length = len(payload)
+        self.write(payload)
+
+
+class _HuaweiChannel(HTTPChannel):
+    error_task_class = _HuaweiErrorTask
+
+
 class ServeError(RuntimeError):
     """Start-up failed (port taken, bad address); the message is one line for the terminal."""
 
@@ -48,7 +75,7 @@ class Server:
         self.app = app if app is not None else create_app(settings)
         try:
             # Typed Any: the event-loop internals used for draining (_map, accepting, active_channels) are not in the stubs.
-            self._server: Any = create_server(
+            server: Any = create_server(
                 self.app,
                 host=settings.host,
                 port=settings.port,
@@ -59,9 +86,11 @@ class Server:
                 ident="mockfabric",
                 clear_untrusted_proxy_headers=True,
             )
+            server.channel_class = _HuaweiChannel  # this server only: waitress's class stays untouched
         except OSError as exc:
             self._close_app()
             raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        self._server: Any = server
         self._stop = threading.Event()
         _quiet_injected_cuts()
 
@@ -106,7 +135,7 @@ def _busy(server: Any) -> bool:
 def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callable[[Server], None] | None = None) -> int:
     try:
         server = Server(settings)
-    except StateFileError as exc:
+    except (StateFileError, CredentialsError) as exc:
         raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
     print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -65,7 +66,9 @@ class MockFabric:
 
     # --- lifecycle of the handle -------------------------------------------------------------------------------
     def start(self) -> MockFabric:
-        clock = ManualClock() if self._clock_kind == "manual" else None
+        # The manual clock starts at the current time, so timestamps look real and signed requests (whose
+        # X-Sdk-Date is wall time) stay within the 15-minute skew strict mode allows.
+        clock = ManualClock(start=float(int(time.time()))) if self._clock_kind == "manual" else None
         self._server = ThreadedServer(create_app(self.settings, clock=clock), self.settings).start()
         self._base_url = self._server.base_url
         return self

@@ -29,11 +29,12 @@ from ..domain.journal import redact
 from ..domain.lifecycle import Lifecycle, machines_from_contract
 from ..domain.store import Store
 from ..errors import ApiError, InjectedError, InternalError, ServiceUnavailable, Unauthorized
+from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, load_state
 from . import control
 from . import invocations as invocation_view
-from .auth import identify
+from .auth import Authenticator, Presented, lowered_headers
 from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
 from .parsing import parse_call
 
@@ -100,7 +101,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.extensions["mockfabric"] = emulator
     app.add_url_rule("/healthcheck", "ShowAdminHealthCheck", lambda: Response("OK", mimetype="text/plain"), methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(contracts.openapi_json(), mimetype="application/json"), methods=["GET"])
-    public = partial(_public_caller, emulator)
+    identities = load_identities(settings.credentials) if settings.credentials else None
+    public = partial(_public_caller, Authenticator(settings.auth, identities, emulator.fabric.clock))
     for operation in contract.operations.values():
         if operation.operation_id in HANDLERS:
             _route(app, emulator, operation, HANDLERS[operation.operation_id], public, faults=True)
@@ -115,8 +117,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     return app
 
 
-def _public_caller(emulator: Emulator) -> Caller:
-    return identify(cast(Mapping[str, str], request.headers), emulator.settings.auth, request.host_url)
+def _public_caller(authenticator: Authenticator) -> Caller:
+    presented = Presented(
+        method=request.method,
+        path=request.path,
+        query=[(k, v) for k, values in request.args.lists() for v in values],
+        headers=lowered_headers(request.headers.items()),
+        body=request.get_data(cache=True),  # bounded by MAX_CONTENT_LENGTH (413 beyond); kept for parsing
+    )
+    return authenticator.caller(presented, request.host_url)
 
 
 def _control_caller(emulator: Emulator) -> Caller:

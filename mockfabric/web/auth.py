@@ -1,22 +1,46 @@
-"""Who is calling: credentials are checked for shape (default mode) or ignored (`--auth off`), and the tenant is
-taken from `X-Project-Id`, else derived from the credential, so two credentials never share state by accident."""
+"""Who is calling, checked the way `--auth` asks:
+
+- `off`: anything goes (the credential, if any, still picks the tenant);
+- `default`: a well-formed X-Auth-Token, or an SDK-HMAC-SHA256 Authorization with X-Sdk-Date (no signature check);
+- `strict`: the token must be configured, or the signature must verify exactly as huaweicloudsdkcore computes it,
+  against the configured AK/SK, within 15 minutes of the emulator's clock (and with the X-Security-Token of
+  temporary credentials).
+
+The tenant is the identity's project (from `--credentials`), else `X-Project-Id`, else the credential itself, so two
+credentials never share state by accident. Failures are 401 with an APIG.* code and a message saying what was wrong.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
-from collections.abc import Mapping
+from calendar import timegm
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from time import strptime
 
+from ..clock import Clock
 from ..domain.fabric import Caller
-from ..errors import Unauthorized
+from ..errors import SignatureRejected, Unauthorized
+from ..identities import Identities, Identity
+from ..signing import canonical_request, parse_authorization, signature, signature_matches
 
-SDK_AUTH = re.compile(
-    r"^SDK-HMAC-SHA256\s+Access=(?P<ak>[^,\s]+),\s*SignedHeaders=(?P<headers>[a-z0-9\-_;]+),"
-    r"\s*Signature=(?P<signature>[0-9a-f]{64})$"
-)
 SDK_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN = 65534
+MAX_SKEW_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """The parts of a request authentication looks at (header names lower-cased)."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: Mapping[str, str]
+    body: bytes
 
 
 def _digest(text: str) -> str:
@@ -25,41 +49,128 @@ def _digest(text: str) -> str:
 
 def credential_of(headers: Mapping[str, str]) -> str:
     """A stable name for the presented credential (`token:<hash>` or `ak:<AK>`); raises Unauthorized when absent or garbled."""
-    token = headers.get("X-Auth-Token")
-    authorization = headers.get("Authorization")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    token, authorization = lowered.get("x-auth-token"), lowered.get("authorization")
     if token is not None:
         if not token.strip() or len(token) > MAX_TOKEN:
             raise Unauthorized("X-Auth-Token is empty or longer than 65534 characters")
         return "token:" + _digest(token)
     if authorization is not None:
-        match = SDK_AUTH.match(authorization.strip())
-        if match is None:
+        parsed = parse_authorization(authorization)
+        if parsed is None:
             raise Unauthorized("Authorization must read 'SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<h1;h2>, Signature=<64 hex>'")
-        date = headers.get("X-Sdk-Date")
+        date = lowered.get("x-sdk-date")
         if date is None or not SDK_DATE.match(date):
             raise Unauthorized("a signed request needs an X-Sdk-Date header of the form YYYYMMDDTHHMMSSZ")
-        return "ak:" + match.group("ak")
+        return "ak:" + parsed.ak
     raise Unauthorized("Incorrect token or token resolution failed: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
 
 
-def identify(headers: Mapping[str, str], mode: str, base_url: str) -> Caller:
-    """The caller of one request. Tenancy follows X-Project-Id when sent (the SDK sends the project id there)."""
-    credential = "anonymous" if mode == "off" else credential_of(headers)
-    if mode == "off" and ("X-Auth-Token" in headers or "Authorization" in headers):
+class Authenticator:
+    def __init__(self, mode: str, identities: Identities | None, clock: Clock) -> None:
+        self.mode, self.identities, self.clock = mode, identities, clock
+
+    def caller(self, request: Presented, base_url: str) -> Caller:
+        headers = request.headers
+        project = headers.get("x-project-id")
+        if project is not None and not PROJECT_ID.match(project):
+            raise Unauthorized("X-Project-Id must be 1-64 letters, digits, '-' or '_'")
+        if self.mode == "strict":
+            identity = self._verified(request)
+            if project is not None and project != identity.project_id:
+                raise SignatureRejected(f"X-Project-Id {project} is not the project of this credential")
+            return _caller(identity, identity.project_id, base_url)
+        credential = self._credential(headers)
+        known = self._known(credential, headers)
+        if known is not None:
+            return _caller(known, project or known.project_id, base_url)
+        tenant = project or credential
+        user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
+        derived = Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
+        return _caller(derived, tenant, base_url)
+
+    def _credential(self, headers: Mapping[str, str]) -> str:
+        if self.mode != "off":
+            return credential_of(headers)
         try:
-            credential = credential_of(headers)
+            return credential_of(headers)
         except Unauthorized:
-            credential = "anonymous"
-    project = headers.get("X-Project-Id")
-    if project is not None and not PROJECT_ID.match(project):
-        raise Unauthorized("X-Project-Id must be 1-64 letters, digits, '-' or '_'")
-    tenant = project or credential
-    user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
+            return "anonymous"
+
+    def _known(self, credential: str, headers: Mapping[str, str]) -> Identity | None:
+        if self.identities is None:
+            return None
+        if credential.startswith("ak:"):
+            return self.identities.by_ak(credential[3:])
+        token = headers.get("x-auth-token")
+        return self.identities.by_token(token) if token else None
+
+    def _verified(self, request: Presented) -> Identity:
+        assert self.identities is not None  # Settings refuses strict mode without credentials
+        headers = request.headers
+        token, authorization = headers.get("x-auth-token"), headers.get("authorization")
+        if token is not None:
+            identity = self.identities.by_token(token)
+            if identity is None:
+                raise Unauthorized("X-Auth-Token is not a token this emulator knows (see --credentials)")
+            return identity
+        if authorization is None:
+            raise Unauthorized("Incorrect token or token resolution failed: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
+        parsed = parse_authorization(authorization)
+        if parsed is None:
+            raise SignatureRejected("Authorization must read 'SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<h1;h2>, Signature=<64 hex>'")
+        identity = self.identities.by_ak(parsed.ak)
+        if identity is None or identity.sk is None:
+            raise SignatureRejected(f"unknown AK {parsed.ak}")
+        date = headers.get("x-sdk-date", "")
+        self._check_date(date)
+        missing = [name for name in ("host", "x-sdk-date") if name not in parsed.signed_headers]
+        if missing:
+            raise SignatureRejected(f"SignedHeaders must include {', '.join(missing)}")
+        absent = [name for name in parsed.signed_headers if name not in headers]
+        if absent:
+            raise SignatureRejected(f"signed header(s) {', '.join(absent)} missing from the request")
+        if identity.security_token is not None:
+            presented = headers.get("x-security-token", "")
+            signed = "x-security-token" in parsed.signed_headers
+            if not signed or not hmac.compare_digest(presented.encode(), identity.security_token.encode()):
+                raise SignatureRejected("temporary credentials need their X-Security-Token, signed")
+        canonical = canonical_request(request.method, request.path, request.query, headers, parsed.signed_headers, request.body)
+        if not signature_matches(parsed.signature, signature(identity.sk, date, canonical)):
+            raise SignatureRejected(
+                "signature does not match: wrong SK, or the method, path, query, signed headers or body changed after signing"
+            )
+        return identity
+
+    def _check_date(self, date: str) -> None:
+        if not SDK_DATE.match(date):
+            raise SignatureRejected("X-Sdk-Date is missing or not of the form YYYYMMDDTHHMMSSZ")
+        try:
+            signed_at = timegm(strptime(date, "%Y%m%dT%H%M%SZ"))
+        except ValueError:
+            raise SignatureRejected(f"X-Sdk-Date {date} is not a valid date") from None
+        skew = abs(self.clock.now() - signed_at)
+        if skew > MAX_SKEW_SECONDS:
+            raise SignatureRejected(f"X-Sdk-Date {date} is {int(skew)} s away from the emulator's clock (limit {MAX_SKEW_SECONDS} s)")
+
+
+def _caller(identity: Identity, tenant: str, base_url: str) -> Caller:
     return Caller(
         tenant=tenant,
-        domain_name="mockfabric",
-        domain_id=_digest("domain:" + tenant),
-        user_name=user,
-        user_id=_digest("user:" + credential),
+        domain_name=identity.domain_name,
+        domain_id=identity.domain_id,
+        user_name=identity.user_name,
+        user_id=identity.user_id,
         base_url=base_url,
     )
+
+
+def lowered_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; values as the client encoded them (WSGI hands them over as latin-1)."""
+    result = {}
+    for name, value in items:
+        try:
+            result[name.lower()] = value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            result[name.lower()] = value
+    return result

@@ -100,3 +100,19 @@ def test_in_flight_request_finishes_during_shutdown(server: tuple[subprocess.Pop
         assert session.post(f"{url}/v1/workspaces", json=body, timeout=10).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
+
+
+def test_unparseable_requests_get_a_huawei_error_body(server: tuple[subprocess.Popen[str], str]) -> None:
+    import socket as sockets
+    from urllib.parse import urlsplit
+
+    _, url = server
+    parts = urlsplit(url)
+    with sockets.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(b"GET /v1/workspaces HTTP/1.1\r\nHost: x\r\nX-Auth-Token: \x01bad\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request") and b"application/json" in head and b"X-Request-Id" in head
+    assert b'"error_code": "common.01000001"' in body
