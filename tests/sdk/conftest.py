@@ -58,7 +58,7 @@ def clients(
     base_url: str, ak: str = "AKALICE0001", sk: str = "alice-secret", project: str = "project-alice", security_token: str | None = None
 ) -> tuple[Any, Any]:
     config = HttpConfig.get_default_config()
-    config.user_agent = "mockfabric-tests"  # keeps the SDK from writing ~/.huaweicloud/application_id
+    config.user_agent = "mockfabric-tests"
     config.timeout = (5, 30)
     credentials = BasicCredentials(ak, sk, project)
     if security_token:
