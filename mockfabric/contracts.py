@@ -103,6 +103,7 @@ class Operation:
     parameters: list[Parameter]
     query_check: SchemaCheck | None
     path_check: SchemaCheck | None
+    header_check: SchemaCheck | None
     body_check: SchemaCheck | None
     body_required: bool
     success_status: int
@@ -167,6 +168,7 @@ class Contract:
             parameters=parameters,
             query_check=self._parameter_check(spec, "query"),
             path_check=self._parameter_check(spec, "path"),
+            header_check=self._parameter_check(spec, "header"),
             body_check=body_check,
             body_required=bool(spec.get("requestBody", {}).get("required")),
             success_status=success,

@@ -35,6 +35,12 @@ class ValidationFailed(ApiError):
     error_code = "dataartsfabric.00010001"
 
 
+class RuleViolated(ApiError):
+    """A value the schema allows but a rule forbids (min <= max, a known spec code, ...): a business answer."""
+
+    error_code = "dataartsfabric.00010010"
+
+
 class WorkspaceNotFound(ApiError):
     error_code = "dataartsfabric.00010003"
 

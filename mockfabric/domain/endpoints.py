@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from ..clock import iso_millis
-from ..errors import CapacityExceeded, ResourceInUse, StateConflict, ValidationFailed
+from ..errors import CapacityExceeded, ResourceInUse, RuleViolated, StateConflict
 from .fabric import Call, Fabric
 from .paging import field_equals, name_contains, page
 from .store import Entry, WorkspaceState
@@ -38,9 +38,9 @@ def _check_resources(fabric: Fabric, body: dict[str, Any]) -> None:
     if mu is None:
         return
     if mu["min"] > mu["max"]:
-        raise ValidationFailed(f"body.reserved_resource.mu.min: {mu['min']} must not exceed max {mu['max']}")
+        raise RuleViolated(f"body.reserved_resource.mu.min: {mu['min']} must not exceed max {mu['max']}")
     if fabric.catalog.spec(mu["spec_code"]) is None:
-        raise ValidationFailed(f"body.reserved_resource.mu.spec_code: unknown spec {mu['spec_code']!r} (see ListSpecs)")
+        raise RuleViolated(f"body.reserved_resource.mu.spec_code: unknown spec {mu['spec_code']!r} (see ListSpecs)")
 
 
 def _ray_info(ray: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import CapacityExceeded, ResourceNotFound, StateConflict, UnsupportedChange, ValidationFailed
+from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
 from .fabric import Call, Fabric
 from .paging import field_equals, name_contains, page
 from .store import Entry, WorkspaceState
@@ -45,7 +45,7 @@ def _drawn(workspace: WorkspaceState, endpoint_id: str, except_id: str | None = 
 
 def _check_capacity(workspace: WorkspaceState, endpoint: Entry, resource: dict[str, Any], except_id: str | None = None) -> None:
     if resource["min"] > resource["max"]:
-        raise ValidationFailed(f"body.config.model_instance_config.resource.min: {resource['min']} must not exceed max {resource['max']}")
+        raise RuleViolated(f"body.config.model_instance_config.resource.min: {resource['min']} must not exceed max {resource['max']}")
     mu = endpoint.record.get("reserved_resource", {}).get("mu")
     if mu is None:
         return  # an endpoint that reserves no MU resources sets no capacity to check against
@@ -70,14 +70,14 @@ def deploy_instance(fabric: Fabric, call: Call) -> dict[str, Any]:
     if version_id not in model.versions:
         raise ResourceNotFound(f"model version {version_id} does not exist in model {model.record['id']}")
     if endpoint.record["type"] != "inference":
-        raise ValidationFailed(f"body.endpoint_id: endpoint {endpoint.record['id']} is of type {endpoint.record['type']}, not inference")
+        raise RuleViolated(f"body.endpoint_id: endpoint {endpoint.record['id']} is of type {endpoint.record['type']}, not inference")
     if endpoint.record["status"] != "RUNNING":
         raise StateConflict(f"endpoint {endpoint.record['id']} is {endpoint.record['status']}; deploy once it is RUNNING")
     mu = endpoint.record.get("reserved_resource", {}).get("mu", {})
     requested = body.get("config", {}).get("model_instance_config", {}).get("resource")
     resource = copy.deepcopy(requested) if requested else {"spec_code": mu.get("spec_code", "mu.llama3.8b"), "min": 0, "max": DEFAULT_MAX}
     if mu and resource["spec_code"] != mu["spec_code"]:
-        raise ValidationFailed(
+        raise RuleViolated(
             f"body.config.model_instance_config.resource.spec_code: {resource['spec_code']!r} differs from "
             f"the endpoint's reserved spec {mu['spec_code']!r}"
         )

@@ -43,7 +43,8 @@ def _parameters(operation: Operation, request: Request, path_values: dict[str, s
                 query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in request.args.getlist(parameter.name)]
             else:
                 query[parameter.name] = _coerce(parameter, request.args[parameter.name], parameter.kind)
-    for check, values in ((operation.path_check, path), (operation.query_check, query)):
+    headers = {p.name: request.headers[p.name] for p in operation.parameters if p.location == "header" and p.name in request.headers}
+    for check, values in ((operation.path_check, path), (operation.query_check, query), (operation.header_check, headers)):
         problem = check.problem(values) if check is not None else None
         if problem is not None:
             raise ValidationFailed(str(problem))

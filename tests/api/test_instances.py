@@ -42,11 +42,11 @@ def test_deploy_needs_a_running_endpoint_and_known_resources(api: Api, ready: tu
 @pytest.mark.parametrize(
     ("resource", "code", "field"),
     [
-        ({"spec_code": "mu.llama3.8b", "min": 2, "max": 1}, "dataartsfabric.00010001", "body.config.model_instance_config.resource.min"),
+        ({"spec_code": "mu.llama3.8b", "min": 2, "max": 1}, "dataartsfabric.00010010", "body.config.model_instance_config.resource.min"),
         ({"spec_code": "mu.llama3.8b", "min": 0, "max": 5}, "dataartsfabric.00010014", "body.config.model_instance_config.resource.max"),
         (
             {"spec_code": "mu.llama3.70b", "min": 0, "max": 1},
-            "dataartsfabric.00010001",
+            "dataartsfabric.00010010",
             "body.config.model_instance_config.resource.spec_code",
         ),
         ({"spec_code": "mu.llama3.8b", "min": 0, "max": 0}, "dataartsfabric.00010001", "body.config.model_instance_config.resource.max"),

@@ -92,7 +92,7 @@ def examples() -> Iterator[Any]:
             yield pytest.param(node["schema"], example["value"], id=f"{path}/{name}")
         if "example" in node:
             yield pytest.param(node["schema"], node["example"], id=f"{path}/example")
-        for index, event in enumerate(node.get("x-sse-event-examples", [])):
+        for index, event in enumerate(node.get("x-sse-event-examples", [])):  # the chunk inside an event's data
             yield pytest.param(node["x-sse-event-schema"], event, id=f"{path}/sse/{index}")
 
 

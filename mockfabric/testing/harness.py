@@ -1,0 +1,561 @@
+"""The contract harness: property-based requests generated from the contract (schemathesis + hypothesis), sent to a
+target, and every answer checked against the contract — per operation, positive and negative, then sequences
+driven by the contract's links. Findings become a drift report; nothing raises mid-run.
+
+Checks: schemathesis's not_a_server_error, status_code_conformance, content_type_conformance,
+response_schema_conformance, negative_data_rejection and positive_data_acceptance; plus ours: a schema-valid
+request must not be refused as a schema violation (400 with dataartsfabric.00010001 / common.01000001 — other
+400s are the service's documented business answers, e.g. not-found is 400), and every SSE answer is checked event by
+event against ChatCompletionChunk and across events (mockfabric.testing.streams).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any
+
+import hypothesis
+import hypothesis.errors
+from hypothesis import HealthCheck, Phase, given, settings
+
+from ..contracts import load_document, public_contract
+from .streams import chunk_rule_problems, parse_sse
+from .targets import NAME_PREFIX, Target
+
+BUILTIN_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "positive_data_acceptance",
+)
+BILLABLE = frozenset(
+    {"CreateEndpoint", "UpdateEndpoint", "SubscribeEndpoint", "DeployServiceInstance", "UpdateServiceInstance", "InvokeModelService"}
+)
+SCHEMA_REJECTION_CODES = frozenset({"dataartsfabric.00010001", "common.01000001"})
+POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
+NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
+MAX_STREAM_EVENTS = 100_000  # read whole streams (schemathesis stops at 20 events by default): the rules span all events
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Finding:
+    operation: str
+    check: str
+    title: str
+    message: str
+    mode: str
+    status: int | None
+    request: dict[str, Any]
+    expected: Any = None
+    actual: Any = None
+    schema_path: list[Any] | None = None
+    occurrences: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.check}: {self.title}"
+
+
+@dataclass
+class OperationResult:
+    operation: str
+    method: str
+    path: str
+    plane: str
+    requests: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    findings: dict[str, Finding] = field(default_factory=dict)
+    skipped: str | None = None
+
+    def add(self, finding: Finding) -> None:
+        known = self.findings.get(finding.key)
+        if known is None:
+            self.findings[finding.key] = finding
+        else:
+            known.occurrences += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "plane": self.plane,
+            "requests": self.requests,
+            "statuses": dict(sorted(self.statuses.items())),
+            "skipped": self.skipped,
+            "findings": [asdict(f) for f in self.findings.values()],
+        }
+
+
+@dataclass
+class Report:
+    target: str
+    seed: int
+    max_examples: int
+    read_only: bool
+    allow_billable: bool
+    operations: dict[str, OperationResult]
+    started: float = field(default_factory=time.time)
+    seconds: float = 0.0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(result.requests for result in self.operations.values())
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for result in self.operations.values() for f in result.findings.values()]
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": "mockfabric-drift-report/1",
+            "target": self.target,
+            "seed": self.seed,
+            "max_examples": self.max_examples,
+            "read_only": self.read_only,
+            "allow_billable": self.allow_billable,
+            "started": self.started,
+            "seconds": round(self.seconds, 2),
+            "generated_requests": self.total_requests,
+            "conformed": self.passed,
+            "summary": summary_table(self),
+            "operations": {k: v.as_dict() for k, v in self.operations.items()},
+        }
+
+
+def summary_table(report: Report) -> str:
+    lines = [f"{'operation':<28} {'requests':>8}  {'findings':>8}  statuses", "-" * 78]
+    for name, result in report.operations.items():
+        statuses = " ".join(f"{code}:{count}" for code, count in sorted(result.statuses.items())) or (result.skipped or "")
+        lines.append(f"{name:<28} {result.requests:>8}  {len(result.findings):>8}  {statuses}")
+    lines.append("-" * 78)
+    verdict = "conforms" if report.passed else f"{len(report.findings)} distinct finding(s)"
+    lines.append(f"{'total':<28} {report.total_requests:>8}  {len(report.findings):>8}  {verdict}")
+    return "\n".join(lines)
+
+
+class Harness:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        max_examples: int = 25,
+        seed: int = 0,
+        read_only: bool = False,
+        allow_billable: bool = False,
+        stateful: bool = True,
+        stateful_examples: int | None = None,
+        wait_timeout: float = 600.0,
+        progress: Progress | None = None,
+        only: set[str] | None = None,
+    ) -> None:
+        self.target, self.max_examples, self.seed = target, max_examples, seed
+        self.read_only, self.allow_billable, self.stateful = read_only, allow_billable, stateful
+        self.stateful_examples = stateful_examples if stateful_examples is not None else max(5, max_examples // 2)
+        self.wait_timeout = wait_timeout
+        self.only = only
+        self.progress = progress or (lambda line: None)
+        self.session = target.session()
+        self.known: dict[str, str] = {}
+        self._schema = _load_schema()
+        self._checks = _builtin_checks()
+
+    # --- the run -------------------------------------------------------------------------------------------------
+    def run(self) -> Report:
+        started = time.monotonic()
+        contract = public_contract()
+        report = Report(self.target.describe(), self.seed, self.max_examples, self.read_only, self.allow_billable, {})
+        for operation in sorted(contract.operations.values(), key=_order):
+            report.operations[operation.operation_id] = OperationResult(
+                operation.operation_id, operation.method, operation.path, operation.plane
+            )
+        try:
+            if not self.read_only:
+                self._create_known(report)
+            for api_operation in sorted(self._operations(), key=lambda op: _order(contract.operations[op.definition.raw["operationId"]])):
+                result = report.operations[api_operation.definition.raw["operationId"]]
+                reason = self._skip_reason(result)
+                if reason:
+                    result.skipped = reason
+                    self.progress(f"  {result.operation:<28} skipped: {reason}")
+                    continue
+                self._fuzz(api_operation, result)
+                self.progress(f"  {result.operation:<28} {result.requests:>5} requests, {len(result.findings)} finding(s)")
+            if self.stateful and not self.read_only:
+                self._run_stateful(report)
+        finally:
+            if not self.read_only:
+                self._cleanup()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _operations(self) -> Iterator[Any]:
+        for result in self._schema.get_all_operations():
+            yield result.ok()
+
+    def _skip_reason(self, result: OperationResult) -> str | None:
+        if self.only is not None and result.operation not in self.only:
+            return "not selected"
+        if self.read_only and result.method != "GET":
+            return "read-only run"
+        if result.operation in BILLABLE and not self.allow_billable:
+            return "billable (pass --allow-billable)"
+        return None
+
+    # --- one operation -----------------------------------------------------------------------------------------
+    def _fuzz(self, api_operation: Any, result: OperationResult) -> None:
+        from schemathesis.generation import GenerationMode
+
+        known = self._known_path_parameters(api_operation, result)
+        variants: list[dict[str, str] | None] = [None] + ([known] if known else [])
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for path_parameters in variants:
+                strategy = api_operation.as_strategy(mode, path_parameters=path_parameters)
+                self._explore(strategy, partial(self._exercise, result=result, mode=mode.value), result, mode.value)
+
+    def _explore(self, strategy: Any, exercise: Callable[[Any], None], result: OperationResult, mode: str) -> None:
+        @hypothesis.seed(self.seed)
+        @settings(
+            max_examples=self.max_examples,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(case=strategy)
+        def explore(case: Any) -> None:
+            exercise(case)
+
+        try:
+            explore()
+        except hypothesis.errors.Unsatisfiable:
+            if mode != "negative":  # nothing to negate (no parameters, or all fixed to known ids) is no finding
+                result.add(Finding(result.operation, "generation", "Unsatisfiable", "no valid request could be generated", mode, None, {}))
+        except Exception as exc:  # hypothesis could not generate: a finding, not a crash
+            result.add(Finding(result.operation, "generation", type(exc).__name__, str(exc)[:500], "-", None, {}))
+
+    def _known_path_parameters(self, api_operation: Any, result: OperationResult) -> dict[str, str] | None:
+        names = [p.name for p in api_operation.path_parameters]
+        if not names or result.method == "DELETE":  # destructive calls only ever see generated (unknown) ids
+            return None
+        values = {name: self.known[name] for name in names if name in self.known}
+        return values if len(values) == len(names) else None
+
+    def _call_kwargs(self, case: Any) -> dict[str, Any]:
+        plane = case.operation.definition.raw.get("x-plane", "admin")
+        kwargs: dict[str, Any] = {"headers": self.target.headers()}
+        if self.target.app is not None:
+            kwargs["app"] = self.target.app
+        else:
+            kwargs.update(base_url=self.target.base_url(plane), session=self.session, timeout=60)
+        return kwargs
+
+    def _exercise(self, case: Any, result: OperationResult, mode: str) -> None:
+        if self.target.is_real:
+            _prefix_names(case)
+        kwargs = self._call_kwargs(case)
+        try:
+            response = case.call(**kwargs)
+        except Exception as exc:  # a transport failure is a finding too (e.g. the server dropped the connection)
+            result.requests += 1
+            result.statuses["no-response"] += 1
+            result.add(
+                Finding(
+                    result.operation,
+                    "not_a_server_error",
+                    "No response",
+                    f"{type(exc).__name__}: {exc}"[:500],
+                    mode,
+                    None,
+                    _request_of(case, None),
+                )
+            )
+            return
+        self._judge(case, response, result, mode, kwargs)
+
+    def _judge(self, case: Any, response: Any, result: OperationResult, mode: str, kwargs: dict[str, Any]) -> None:
+        from schemathesis.core.failures import FailureGroup
+
+        result.requests += 1
+        result.statuses[str(response.status_code)] += 1
+        transport = {k: v for k, v in kwargs.items() if k in ("app", "base_url", "session")}
+        try:
+            case.validate_response(response, checks=self._checks, headers=kwargs.get("headers"), transport_kwargs=transport)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                result.add(_finding(result.operation, failure, mode, response, case))
+        for finding in _own_checks(result.operation, case, response, mode):
+            result.add(finding)
+
+    # --- sequences ---------------------------------------------------------------------------------------------
+    def _run_stateful(self, report: Report) -> None:
+        harness = self
+        stateful = OperationResult("stateful (links)", "-", "-", "-")
+        report.operations["stateful (links)"] = stateful
+        machine = self._schema.as_state_machine()
+
+        class Bound(machine):  # type: ignore[misc, valid-type]
+            def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+                return harness._call_kwargs(case)
+
+            def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+                if harness.target.is_real:
+                    _prefix_names(case)
+                harness._judge(case, response, stateful, "stateful", harness._call_kwargs(case))
+
+        try:
+            Bound.run(
+                settings=settings(
+                    max_examples=self.stateful_examples,
+                    stateful_step_count=8,
+                    database=None,
+                    deadline=None,
+                    derandomize=True,
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
+            )
+        except Exception as exc:
+            stateful.add(Finding(stateful.operation, "stateful", type(exc).__name__, str(exc)[:800], "stateful", None, {}))
+        self.progress(f"  {'stateful (links)':<28} {stateful.requests:>5} requests, {len(stateful.findings)} finding(s)")
+
+    # --- known resources, created and removed by the harness ---------------------------------------------------
+    def _send(self, method: str, path: str, body: Any = None, plane: str = "admin") -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json", **self.target.headers()}
+        if self.target.app is not None:
+            reply = self.target.app.test_client().open(path, method=method, json=body, headers=headers)
+            return reply.status_code, reply.get_json(silent=True)
+        base = self.target.base_url(plane)
+        response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=60)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
+    def _wait_for(self, path: str, plane: str, status: str = "RUNNING") -> bool:
+        deadline = time.monotonic() + self.wait_timeout
+        while time.monotonic() < deadline:
+            code, body = self._send("GET", path, plane=plane)
+            if code == 200 and body and body.get("status") == status:
+                return True
+            time.sleep(0.5)  # a client polling an asynchronous resource, as the service asks
+        return False
+
+    def _create_known(self, report: Report) -> None:
+        suffix = secrets.token_hex(4)
+        code, workspace = self._send("POST", "/v1/workspaces", {"name": f"{NAME_PREFIX}{suffix}", "description": "mockfabric verify"})
+        if code != 200:
+            self.progress(f"  setup: could not create a workspace ({code}): fuzzing with generated ids only")
+            return
+        ws = self.known["workspace_id"] = workspace["id"]
+        code, model = self._send(
+            "POST", f"/v1/workspaces/{ws}/models", {"name": f"{NAME_PREFIX}model-{suffix}", "type": "LLM_MODEL", "version": {"name": "v1"}}
+        )
+        if code == 200:
+            self.known["model_id"], self.known["version_id"] = model["id"], model["version_id"]
+        if not self.allow_billable:
+            return
+        endpoint = {
+            "name": f"{NAME_PREFIX}endpoint-{suffix}",
+            "type": "inference",
+            "reserved_resource": {"mu": {"spec_code": "mu.llama3.8b", "min": 0, "max": 2}},
+        }
+        code, created = self._send("POST", f"/v1/workspaces/{ws}/endpoints", endpoint)
+        if code != 200 or not self._wait_for(f"/v1/workspaces/{ws}/endpoints/{created['id']}", "admin"):
+            self.progress("  setup: the endpoint did not become RUNNING: instance operations use generated ids")
+            return
+        self.known["endpoint_id"] = created["id"]
+        deploy = {"source": {"id": self.known.get("model_id", "")}, "name": f"{NAME_PREFIX}instance-{suffix}", "endpoint_id": created["id"]}
+        code, instance = self._send("POST", f"/v1/workspaces/{ws}/services/instances", deploy, plane="ep")
+        if code == 200 and self._wait_for(f"/v1/workspaces/{ws}/services/instances/{instance['id']}", "ep"):
+            self.known["instance_id"] = instance["id"]
+
+    def _cleanup(self) -> None:
+        """Delete every workspace whose name starts with the harness prefix, contents first (best effort, bounded)."""
+        code, listed = self._send("GET", f"/v1/workspaces?name={NAME_PREFIX}&limit=100")
+        if code != 200:
+            return
+        for workspace in listed.get("workspaces", []):
+            if not workspace["name"].startswith(NAME_PREFIX):
+                continue
+            self._empty_workspace(workspace["id"])
+
+    def _empty_workspace(self, ws: str) -> None:
+        deadline = time.monotonic() + self.wait_timeout
+        while time.monotonic() < deadline:
+            _, instances = self._send("GET", f"/v1/workspaces/{ws}/services/instances?limit=100", plane="ep")
+            for item in (instances or {}).get("service_instances", []):
+                self._send("DELETE", f"/v1/workspaces/{ws}/services/instances/{item['id']}", plane="ep")
+            _, models = self._send("GET", f"/v1/workspaces/{ws}/models?limit=100")
+            for item in (models or {}).get("models", []):
+                self._send("DELETE", f"/v1/workspaces/{ws}/models/{item['id']}")
+            _, endpoints = self._send("GET", f"/v1/workspaces/{ws}/endpoints?limit=100")
+            for item in (endpoints or {}).get("endpoints", []):
+                self._send("DELETE", f"/v1/workspaces/{ws}/endpoints/{item['id']}")
+            if self._send("DELETE", f"/v1/workspaces/{ws}")[0] == 200:
+                return
+            time.sleep(1.0)  # asynchronous deletions on the service take their time
+
+
+def _order(operation: Any) -> tuple[int, str]:
+    """Reads and creates first, updates next, deletes last, so known resources live through the run."""
+    rank = {"GET": 0, "POST": 1, "PUT": 2, "DELETE": 3}.get(operation.method, 1)
+    return rank, operation.operation_id
+
+
+def _load_schema() -> Any:
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+
+    config = SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES},
+                "negative_data_rejection": {"expected-statuses": NEGATIVE_STATUSES},
+            }
+        }
+    )
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(load_document()), config=config)
+    # Set on the project config the schema resolved (a top-level `max-stream-events` key did not reach it in 4.32).
+    schema.config.max_stream_events = MAX_STREAM_EVENTS
+    return schema
+
+
+def _builtin_checks() -> list[Any]:
+    from schemathesis import checks as builtin
+    from schemathesis.specs.openapi import checks as openapi_checks
+
+    return [getattr(builtin, name, None) or getattr(openapi_checks, name) for name in BUILTIN_CHECKS]
+
+
+def _prefix_names(case: Any) -> None:
+    """On a real service every name the harness sends carries the prefix, so cleanup can find what it created."""
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("name"), str) and case.method.upper() in ("POST", "PUT"):
+        limit = 32 if case.path == "/v1/workspaces" else 64
+        body["name"] = (NAME_PREFIX + body["name"].replace(" ", ""))[:limit] or NAME_PREFIX + "x"
+
+
+def _request_of(case: Any, response: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": case.method.upper(), "path": case.formatted_path, "query": case.query or {}}
+    if case.body is not None and not isinstance(case.body, bytes | bytearray):
+        request["body"] = case.body
+    elif isinstance(case.body, bytes | bytearray):
+        request["body"] = case.body[:500].decode("utf-8", errors="replace")
+    if response is not None:
+        request["url"] = getattr(getattr(response, "request", None), "url", None)
+    cleaned: dict[str, Any] = json.loads(json.dumps(request, default=str))
+    return cleaned
+
+
+def _finding(operation: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
+    checks = getattr(failure, "checks", ()) or ("custom",)
+    expected = (
+        getattr(failure, "expected_statuses", None)
+        or getattr(failure, "allowed_statuses", None)
+        or getattr(failure, "defined_status_codes", None)
+    )
+    actual = getattr(failure, "status_code", None)
+    if hasattr(failure, "instance"):
+        actual = getattr(failure, "instance", None)
+    schema_path = getattr(failure, "schema_path", None)
+    return Finding(
+        operation,
+        checks[0],
+        failure.title,
+        str(failure.message)[:1000],
+        mode,
+        response.status_code,
+        _request_of(case, response),
+        expected=json.loads(json.dumps(expected, default=str)),
+        actual=json.loads(json.dumps(actual, default=str)),
+        schema_path=list(schema_path) if schema_path is not None else None,
+    )
+
+
+def _header(response: Any, name: str) -> str:
+    """A response header whatever shape the transport gives (schemathesis keeps lower-cased names and lists of values)."""
+    for key, value in response.headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return ""
+
+
+def _own_checks(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
+    content_type = _header(response, "Content-Type")
+    if mode == "positive" and response.status_code == 400:
+        try:
+            code = response.json().get("error_code")
+        except (ValueError, AttributeError):
+            code = None
+        if code in SCHEMA_REJECTION_CODES:
+            yield Finding(
+                operation,
+                "positive_data_acceptance",
+                "Schema-valid request refused as a schema violation",
+                response.text[:500],
+                mode,
+                400,
+                _request_of(case, response),
+                expected="2xx or a business 400",
+                actual=code,
+            )
+    if content_type.startswith("text/event-stream") and response.status_code == 200:
+        yield from _stream_findings(operation, case, response, mode)
+
+
+def _stream_findings(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
+    if getattr(response, "stream_cut_short", False):
+        yield Finding(
+            operation,
+            "sse_chunk_rules",
+            "Stream not read to its end",
+            f"more than {MAX_STREAM_EVENTS} events or a read timeout",
+            mode,
+            200,
+            _request_of(case, response),
+        )
+        return
+    text = response.content.decode("utf-8", errors="replace")
+    stream = parse_sse(text.splitlines(keepends=True))
+    check = public_contract().component_check("ChatCompletionChunk")
+    for index, chunk in enumerate(stream.chunks):
+        problem = check.problem(chunk)
+        if problem is not None:
+            yield Finding(
+                operation,
+                "sse_event_conformance",
+                "Stream event violates ChatCompletionChunk",
+                f"event {index}: {problem}",
+                mode,
+                200,
+                _request_of(case, response),
+                actual=chunk,
+            )
+            break
+    body = case.body if isinstance(case.body, dict) else {}
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
+    problems = chunk_rule_problems(stream, include_usage=include_usage)
+    if problems:
+        yield Finding(
+            operation,
+            "sse_chunk_rules",
+            "Stream breaks the chunk rules",
+            "; ".join(problems)[:1000],
+            mode,
+            200,
+            _request_of(case, response),
+        )

@@ -1,0 +1,105 @@
+"""Where the contract harness sends its requests: the in-process app, an emulator by URL, or the real service.
+
+The real service has two hosts (admin and ep); an emulator serves both on one. AK/SK requests are signed by
+huaweicloudsdkcore's own Signer (an optional dependency: installed with the `test` extra), never by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+NAME_PREFIX = "mfv-"  # every resource the harness creates on a real service starts with this, so cleanup finds it
+
+
+class SdkSignerAuth(requests.auth.AuthBase):
+    """requests auth that signs each prepared request with huaweicloudsdkcore's Signer (SDK-HMAC-SHA256)."""
+
+    def __init__(self, ak: str, sk: str, project_id: str, security_token: str | None = None) -> None:
+        try:
+            from huaweicloudsdkcore.auth.credentials import BasicCredentials
+            from huaweicloudsdkcore.sdk_request import SdkRequest
+            from huaweicloudsdkcore.signer.signer import Signer
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise RuntimeError("AK/SK signing needs huaweicloudsdkcore: pip install 'mockfabric[test]'") from exc
+        credentials = BasicCredentials(ak, sk, project_id)
+        if security_token:
+            credentials = credentials.with_security_token(security_token)
+        self._signer, self._request_class = Signer(credentials), SdkRequest
+        self.project_id, self.security_token = project_id, security_token
+
+    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+        parts = urlsplit(prepared.url or "")
+        raw: Any = prepared.body
+        body = raw if isinstance(raw, bytes) else (raw or "").encode("utf-8")
+        headers = {k: v for k, v in prepared.headers.items() if k.lower() not in ("authorization", "x-sdk-date", "content-length")}
+        headers.setdefault("Content-Type", "application/json")
+        headers["X-Project-Id"] = self.project_id
+        if self.security_token:
+            headers["X-Security-Token"] = self.security_token
+        request = self._request_class(
+            method=prepared.method or "GET",
+            schema=parts.scheme,
+            host=parts.netloc,
+            resource_path=parts.path,
+            query_params=parse_qsl(parts.query, keep_blank_values=True),
+            header_params=headers,
+            body=body,
+        )
+        signed = self._signer.sign(request)
+        prepared.headers.update({k: str(v) for k, v in signed.header_params.items()})
+        prepared.url = f"{parts.scheme}://{parts.netloc}{signed.uri}"
+        return prepared
+
+
+@dataclass
+class Target:
+    """A place to verify. `kind` is `in-process`, `emulator` or `real`."""
+
+    kind: str
+    admin_url: str | None = None
+    ep_url: str | None = None
+    app: Any = None
+    token: str | None = None
+    ak: str | None = None
+    sk: str | None = None
+    project_id: str | None = None
+    security_token: str | None = None
+    tenant: str | None = None  # X-Project-Id for emulator runs, so a run never touches other tenants' state
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_real(self) -> bool:
+        return self.kind == "real"
+
+    def base_url(self, plane: str) -> str | None:
+        if self.app is not None:
+            return None
+        return (self.ep_url or self.admin_url) if plane == "ep" else self.admin_url
+
+    def headers(self) -> dict[str, str]:
+        headers = dict(self.extra_headers)
+        if self.token:
+            headers["X-Auth-Token"] = self.token
+        if self.tenant and not (self.ak and self.sk):
+            headers["X-Project-Id"] = self.tenant
+        return headers
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        if self.ak and self.sk:
+            session.auth = SdkSignerAuth(self.ak, self.sk, self.project_id or self.tenant or "", self.security_token)
+        return session
+
+    def describe(self) -> str:
+        if self.app is not None:
+            return "in-process app"
+        planes = self.admin_url if not self.ep_url or self.ep_url == self.admin_url else f"{self.admin_url} + ep {self.ep_url}"
+        return f"{self.kind} at {planes}"
+
+
+def in_process(app: Any, tenant: str = "mfv-tenant") -> Target:
+    return Target(kind="in-process", app=app, token="mockfabric-verify", tenant=tenant)
