@@ -170,6 +170,7 @@ class Harness:
         self.progress = progress or (lambda line: None)
         self.session = target.session()
         self.known: dict[str, str] = {}
+        self._scenario_tenant: str | None = None
         self._schema = _load_schema()
         self._checks = _builtin_checks()
 
@@ -254,9 +255,27 @@ class Harness:
         values = {name: self.known[name] for name in names if name in self.known}
         return values if len(values) == len(names) else None
 
+    @property
+    def _prefixes_names(self) -> bool:
+        """Names get the cleanup prefix where the harness cannot start from an empty tenant: real or signed targets."""
+        return self.target.is_real or bool(self.target.ak)
+
+    def _start_scenario(self) -> None:
+        """Each stateful scenario starts from a clean slate: a tenant of its own on an emulator, so earlier scenarios'
+        resources (a taken name, say) cannot change what the next one does (hypothesis replays must stay consistent)."""
+        if not self._prefixes_names:
+            self._scenario_tenant = f"{self.target.tenant or 'mfv'}-{secrets.token_hex(4)}"
+
+    def _end_scenario(self) -> None:
+        if self._prefixes_names:
+            self._cleanup()  # on a real service, remove what the scenario created before the next one
+        self._scenario_tenant = None
+
     def _call_kwargs(self, case: Any) -> dict[str, Any]:
         plane = case.operation.definition.raw.get("x-plane", "admin")
         kwargs: dict[str, Any] = {"headers": self.target.headers()}
+        if self._scenario_tenant is not None:
+            kwargs["headers"]["X-Project-Id"] = self._scenario_tenant
         if self.target.app is not None:
             kwargs["app"] = self.target.app
         else:
@@ -264,7 +283,7 @@ class Harness:
         return kwargs
 
     def _exercise(self, case: Any, result: OperationResult, mode: str) -> None:
-        if self.target.is_real:
+        if self._prefixes_names and mode == "positive":  # a negative case keeps its invalid name
             _prefix_names(case)
         kwargs = self._call_kwargs(case)
         try:
@@ -308,12 +327,18 @@ class Harness:
         machine = self._schema.as_state_machine()
 
         class Bound(machine):  # type: ignore[misc, valid-type]
+            def setup(self) -> None:
+                harness._start_scenario()
+
+            def teardown(self) -> None:
+                harness._end_scenario()
+
             def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+                if harness._prefixes_names:
+                    _prefix_names(case)  # before the request is sent
                 return harness._call_kwargs(case)
 
             def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
-                if harness.target.is_real:
-                    _prefix_names(case)
                 harness._judge(case, response, stateful, "stateful", harness._call_kwargs(case))
 
         try:

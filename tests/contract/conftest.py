@@ -13,7 +13,7 @@ from mockfabric import create_app
 from mockfabric.config import Progression, Settings
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-EXAMPLES = {"dev": 6, "ci": 30}[PROFILE]
+EXAMPLES = {"dev": 6, "ci": 25}[PROFILE]
 LIVE_EXAMPLES = {"dev": 3, "ci": 10}[PROFILE]
 GENERATED: dict[str, int] = {}  # test id -> generated requests, reported in the terminal summary
 
