@@ -27,7 +27,8 @@ def _new_version(fabric: Fabric, call: Call, spec: dict[str, Any]) -> dict[str, 
 
 
 def _name_taken(workspace: WorkspaceState, name: str, except_id: str | None = None) -> bool:
-    return any(m.record["name"] == name and m.record["id"] != except_id for m in workspace.models.values())
+    owner = workspace.model_names.get(name)
+    return owner is not None and owner != except_id
 
 
 def create_model(fabric: Fabric, call: Call) -> dict[str, Any]:
@@ -50,6 +51,7 @@ def create_model(fabric: Fabric, call: Call) -> dict[str, Any]:
         "update_user": call.caller.user(),
     }
     workspace.models[model_id] = Entry(record, versions={version["id"]: version}, created_seq=fabric.store.next_seq())
+    workspace.model_names[record["name"]] = model_id
     return {"id": model_id, "version_id": version["id"]}
 
 
@@ -87,6 +89,9 @@ def update_model(fabric: Fabric, call: Call) -> dict[str, Any]:
         raise DuplicateName(f"a model named {body['name']!r} already exists in workspace {call.path['workspace_id']}")
     if "current_version_id" in body and body["current_version_id"] not in entry.versions:
         raise ResourceNotFound(f"model version {body['current_version_id']} does not exist in model {record['id']}")
+    if "name" in body:
+        workspace.model_names.pop(record["name"], None)
+        workspace.model_names[body["name"]] = record["id"]
     for name in ("name", "description"):
         if name in body:
             record[name] = body[name]
@@ -108,6 +113,7 @@ def cleanup_model(fabric: Fabric, call: Call) -> str:
     if used:
         instances = sorted(i for ids in used.values() for i in ids)
         raise ResourceInUse(f"model {entry.record['id']} is used by service instance(s) {', '.join(instances)}; delete them first")
+    workspace.model_names.pop(entry.record["name"], None)
     del workspace.models[entry.record["id"]]
     return "OK"
 

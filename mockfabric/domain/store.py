@@ -41,6 +41,7 @@ class WorkspaceState:
     models: dict[str, Entry] = field(default_factory=dict)
     instances: dict[str, Entry] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)  # id -> kind of every resource in a transient status
+    model_names: dict[str, str] = field(default_factory=dict)  # name -> model id: uniqueness without a scan (derived, not exported)
 
     def collection(self, kind: str) -> dict[str, Entry]:
         return {"endpoint": self.endpoints, "model": self.models, "service_instance": self.instances}[kind]
@@ -52,6 +53,7 @@ class WorkspaceState:
 @dataclass(slots=True)
 class Tenant:
     workspaces: dict[str, WorkspaceState] = field(default_factory=dict)
+    workspace_names: dict[str, str] = field(default_factory=dict)  # name -> workspace id (derived, not exported)
 
 
 class Store:
@@ -86,7 +88,7 @@ class Store:
             return {
                 "format": STATE_FORMAT,
                 "seq": self._seq,
-                "tenants": {tid: copy.deepcopy(asdict(tenant)) for tid, tenant in chosen.items()},
+                "tenants": {tid: _exported(tenant) for tid, tenant in chosen.items()},
             }
 
     def restore(self, state: dict[str, Any], tenant_id: str | None = None) -> None:
@@ -100,6 +102,15 @@ class Store:
             else:
                 self.tenants[tenant_id] = tenants.get(tenant_id, Tenant())
             self._seq = max(self._seq, int(state.get("seq", 0)))
+
+
+def _exported(tenant: Tenant) -> dict[str, Any]:
+    """The tenant as JSON-ready data, without the name indexes (they are rebuilt from the records on restore)."""
+    data = copy.deepcopy(asdict(tenant))
+    data.pop("workspace_names", None)
+    for workspace in data["workspaces"].values():
+        workspace.pop("model_names", None)
+    return data
 
 
 def _entry_from(data: dict[str, Any]) -> Entry:
@@ -123,4 +134,7 @@ def _tenant_from(data: dict[str, Any]) -> Tenant:
             instances={k: _entry_from(v) for k, v in ws.get("instances", {}).items()},
             pending=dict(ws.get("pending", {})),
         )
+        state = tenant.workspaces[ws_id]
+        state.model_names = {entry.record["name"]: model_id for model_id, entry in state.models.items()}
+    tenant.workspace_names = {ws.entry.record["name"]: ws_id for ws_id, ws in tenant.workspaces.items()}
     return tenant

@@ -13,8 +13,8 @@ ALL_PROJECTS = "all_granted_eps"
 
 
 def _name_taken(fabric: Fabric, call: Call, name: str, except_id: str | None = None) -> bool:
-    workspaces = fabric.store.tenant(call.caller.tenant).workspaces.values()
-    return any(ws.entry.record["name"] == name and ws.entry.record["id"] != except_id for ws in workspaces)
+    owner = fabric.store.tenant(call.caller.tenant).workspace_names.get(name)
+    return owner is not None and owner != except_id
 
 
 def create_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def create_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
         record["tags"] = [dict(tag) for tag in body["tags"]]
     tenant = fabric.store.tenant(call.caller.tenant)
     tenant.workspaces[workspace_id] = WorkspaceState(Entry(record, created_seq=fabric.store.next_seq()))
+    tenant.workspace_names[record["name"]] = workspace_id
     return record
 
 
@@ -60,6 +61,10 @@ def update_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
     record, body = workspace.entry.record, call.body
     if "name" in body and _name_taken(fabric, call, body["name"], except_id=record["id"]):
         raise DuplicateName(f"a workspace named {body['name']!r} already exists")
+    names = fabric.store.tenant(call.caller.tenant).workspace_names
+    if "name" in body:
+        names.pop(record["name"], None)
+        names[body["name"]] = record["id"]
     for name in ("name", "description", "metastore_id", "enterprise_project_id"):
         if name in body:
             record[name] = body[name]
@@ -72,7 +77,9 @@ def delete_workspace(fabric: Fabric, call: Call) -> None:
         held = {"endpoints": len(workspace.endpoints), "models": len(workspace.models), "service instances": len(workspace.instances)}
         listing = ", ".join(f"{count} {what}" for what, count in held.items() if count)
         raise ResourceInUse(f"workspace {call.path['workspace_id']} still holds {listing}; delete them first")
-    del fabric.store.tenant(call.caller.tenant).workspaces[call.path["workspace_id"]]
+    tenant = fabric.store.tenant(call.caller.tenant)
+    tenant.workspace_names.pop(workspace.entry.record["name"], None)
+    del tenant.workspaces[call.path["workspace_id"]]
     return None
 
 
