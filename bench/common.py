@@ -40,10 +40,10 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def pinned(command: list[str], health_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def pinned(command: list[str], health_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
     """A server process on SERVER_CORE, ready when this yields, terminated after."""
     process = subprocess.Popen(["taskset", "-c", SERVER_CORE, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **(env or {})}, cwd=ROOT)
+                               env={**os.environ, **(env or {})}, cwd=cwd)
     try:
         wait_http(health_url)
         yield process

@@ -24,6 +24,8 @@ PUBLIC = "openapi.yaml"
 CONTROL = "control.openapi.yaml"
 _BASE_URI = "urn:mockfabric:"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MEMO_ENTRIES = 4096  # remembered validation answers per schema (cleared when full)
+MEMO_KEY_LIMIT = 2048  # instances whose JSON is longer are validated every time
 
 
 def contracts_dir() -> Path:
@@ -76,10 +78,32 @@ class SchemaCheck:
     """A compiled validator for one schema of a contract document, reporting the most relevant problem."""
 
     def __init__(self, registry: Registry, uri: str, pointer: str, root: str) -> None:
-        self._validator = Draft202012Validator({"$ref": f"{uri}#{pointer}"}, registry=registry)
+        # Validate against the sub-schema itself (its local refs made absolute) rather than a {"$ref": ...} wrapper,
+        # so the top-level reference is not resolved again on every request.
+        schema = registry.resolver().lookup(f"{uri}#{pointer}").contents if pointer else {"$ref": uri}
+        self._validator = Draft202012Validator(_rebase(schema, uri), registry=registry)
         self._root = root
+        self._memo: dict[str, Problem | None] = {}
 
     def problem(self, instance: Any) -> Problem | None:
+        # Validation is a pure function of the instance: answers for recently seen instances (the same path
+        # parameters, the same small bodies) are remembered, bounded, so a busy emulator skips most of jsonschema.
+        try:
+            key = json.dumps(instance, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            key = None
+        if key is not None and len(key) <= MEMO_KEY_LIMIT and key in self._memo:
+            return self._memo[key]
+        found = self._problem_of(instance)
+        if key is not None and len(key) <= MEMO_KEY_LIMIT:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def _problem_of(self, instance: Any) -> Problem | None:
+        if self._validator.is_valid(instance):  # the common case, without collecting and ranking errors
+            return None
         error = best_match(self._validator.iter_errors(instance))
         return None if error is None else _problem(error, self._root)
 

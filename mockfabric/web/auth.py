@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 from calendar import timegm
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from time import strptime
 
@@ -34,13 +34,14 @@ MAX_SKEW_SECONDS = 15 * 60
 
 @dataclass(frozen=True, slots=True)
 class Presented:
-    """The parts of a request authentication looks at (header names lower-cased)."""
+    """The parts of a request authentication looks at (header names lower-cased). Query and body are read only
+    when a signature is verified, so the default mode does not pay for them."""
 
     method: str
     path: str
-    query: list[tuple[str, str]]
     headers: Mapping[str, str]
-    body: bytes
+    read_query: Callable[[], list[tuple[str, str]]]
+    read_body: Callable[[], bytes]
 
 
 def _digest(text: str) -> str:
@@ -135,7 +136,9 @@ class Authenticator:
             signed = "x-security-token" in parsed.signed_headers
             if not signed or not hmac.compare_digest(presented.encode(), identity.security_token.encode()):
                 raise SignatureRejected("temporary credentials need their X-Security-Token, signed")
-        canonical = canonical_request(request.method, request.path, request.query, headers, parsed.signed_headers, request.body)
+        canonical = canonical_request(
+            request.method, request.path, request.read_query(), headers, parsed.signed_headers, request.read_body()
+        )
         if not signature_matches(parsed.signature, signature(identity.sk, date, canonical)):
             raise SignatureRejected(
                 "signature does not match: wrong SK, or the method, path, query, signed headers or body changed after signing"
@@ -169,6 +172,9 @@ def lowered_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Header names lower-cased; values as the client encoded them (WSGI hands them over as latin-1)."""
     result = {}
     for name, value in items:
+        if value.isascii():
+            result[name.lower()] = value
+            continue
         try:
             result[name.lower()] = value.encode("latin-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
