@@ -8,8 +8,9 @@ import json
 from flask import Flask, Response
 
 app = Flask(__name__)
-WORKSPACE = json.dumps({"id": "e935d0ef-f4eb-4b95-aff1-9d33ae9f57a6", "name": "apieworkspace", "description": "",
-                        "create_time": "2023-05-30T12:24:30.401Z"})
+WORKSPACE = json.dumps(
+    {"id": "e935d0ef-f4eb-4b95-aff1-9d33ae9f57a6", "name": "apieworkspace", "description": "", "create_time": "2023-05-30T12:24:30.401Z"}
+)
 
 
 @app.get("/healthcheck")

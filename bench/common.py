@@ -11,8 +11,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SERVER_CORE, LOAD_CORE = "0", "1"
@@ -42,8 +42,13 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 @contextmanager
 def pinned(command: list[str], health_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
     """A server process on SERVER_CORE, ready when this yields, terminated after."""
-    process = subprocess.Popen(["taskset", "-c", SERVER_CORE, *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, **(env or {})}, cwd=cwd)
+    process = subprocess.Popen(
+        ["taskset", "-c", SERVER_CORE, *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     try:
         wait_http(health_url)
         yield process
@@ -56,8 +61,16 @@ def pinned(command: list[str], health_url: str, env: dict[str, str] | None = Non
             process.wait()
 
 
-def wrk(url: str, *, method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None, connections: int = 16,
-        seconds: int = 6, lua: str | None = None) -> dict[str, float]:
+def wrk(
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    connections: int = 16,
+    seconds: int = 6,
+    lua: str | None = None,
+) -> dict[str, float]:
     """Run wrk on LOAD_CORE; requests/s and latency p50/p99 in ms (plus non-2xx count)."""
     script = lua
     if script is None and (method != "GET" or body):
@@ -71,8 +84,12 @@ def wrk(url: str, *, method: str = "GET", body: str | None = None, headers: dict
         out = subprocess.run([*args, "-s", handle.name, url], capture_output=True, text=True, timeout=seconds + 60).stdout
     finally:
         os.unlink(handle.name)
-    return {"rps": _number(r"Requests/sec:\s+([\d.]+)", out), "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
-            "non_2xx": _number(r"Non-2xx or 3xx responses:\s+(\d+)", out, default=0.0)}
+    return {
+        "rps": _number(r"Requests/sec:\s+([\d.]+)", out),
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non_2xx": _number(r"Non-2xx or 3xx responses:\s+(\d+)", out, default=0.0),
+    }
 
 
 def _number(pattern: str, text: str, default: float | None = None) -> float:

@@ -28,8 +28,11 @@ def measure(routes: dict[str, tuple[str, str | None]], seconds: int) -> dict[str
 
 
 def routes_for(ws: str, ep: str) -> dict[str, tuple[str, str | None]]:
-    return {"ListWorkspaces": ("/v1/workspaces", None), "ShowEndpoint": (f"/v1/workspaces/{ws}/endpoints/{ep}", None),
-            "CreateWorkspace": ("/v1/workspaces", CREATE_LUA)}
+    return {
+        "ListWorkspaces": ("/v1/workspaces", None),
+        "ShowEndpoint": (f"/v1/workspaces/{ws}/endpoints/{ep}", None),
+        "CreateWorkspace": ("/v1/workspaces", CREATE_LUA),
+    }
 
 
 def main() -> None:
@@ -47,7 +50,9 @@ def main() -> None:
 
     ceiling = [PY, "-m", "waitress", f"--port={PORT}", "--threads=512", "--connection-limit=1024", "--backlog=2048", "ceiling_app:app"]
     with pinned(ceiling, f"{BASE}/healthcheck", cwd=ROOT / "bench"):
-        table["hello-world ceiling"] = measure(routes_for("e935d0ef-f4eb-4b95-aff1-9d33ae9f57a6", "0b5633ba2b904511ad514346f4d23d4b"), args.seconds)
+        table["hello-world ceiling"] = measure(
+            routes_for("e935d0ef-f4eb-4b95-aff1-9d33ae9f57a6", "0b5633ba2b904511ad514346f4d23d4b"), args.seconds
+        )
 
     if args.prism:
         prism = [args.prism, "mock", "contracts/openapi.yaml", "-p", str(PORT), "-v", "error"]
@@ -55,14 +60,16 @@ def main() -> None:
             table["prism"] = measure(routes_for("e935d0ef-f4eb-4b95-aff1-9d33ae9f57a6", "0b5633ba2b904511ad514346f4d23d4b"), args.seconds)
 
     print(json.dumps(table))
-    print(f"\n| operation | server | req/s | p50 ms | p99 ms | non-2xx | vs ceiling | vs Prism |\n|---|---|---|---|---|---|---|---|")
+    print("\n| operation | server | req/s | p50 ms | p99 ms | non-2xx | vs ceiling | vs Prism |\n|---|---|---|---|---|---|---|---|")
     for operation in ("ListWorkspaces", "ShowEndpoint", "CreateWorkspace"):
         for server, results in table.items():
             r = results[operation]
             ceiling_ratio = r["rps"] / table["hello-world ceiling"][operation]["rps"]
             prism_ratio = r["rps"] / table["prism"][operation]["rps"] if "prism" in table else float("nan")
-            print(f"| {operation} | {server} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} | "
-                  f"{ceiling_ratio:.2f}x | {prism_ratio:.2f}x |")
+            print(
+                f"| {operation} | {server} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} | "
+                f"{ceiling_ratio:.2f}x | {prism_ratio:.2f}x |"
+            )
 
 
 if __name__ == "__main__":
