@@ -8,7 +8,7 @@ from typing import Any
 from ..clock import iso_millis
 from ..errors import CapacityExceeded, ResourceInUse, RuleViolated, StateConflict
 from .fabric import Call, Fabric
-from .paging import field_equals, name_contains, page
+from .paging import common_filters, page
 from .store import Entry, WorkspaceState
 
 KIND = "endpoint"
@@ -109,15 +109,7 @@ def _instances_on(workspace: WorkspaceState, endpoint_id: str) -> list[Entry]:
 
 def list_endpoints(fabric: Fabric, call: Call) -> dict[str, Any]:
     workspace = fabric.workspace(call.caller, call.path["workspace_id"])
-    query, tests = call.query, []
-    if "endpoint_id" in query:
-        tests.append(field_equals("id", query["endpoint_id"]))
-    if "name" in query:
-        tests.append(name_contains(query["name"]))
-    if "type" in query:
-        tests.append(field_equals("type", query["type"]))
-    if query.get("visibility") in ("PRIVATE", "PUBLIC"):
-        tests.append(field_equals("visibility", query["visibility"]))
+    query, tests = call.query, common_filters(call.query, "endpoint_id")
     if "model_id" in query:
         serving = {i.record["endpoint_id"] for i in workspace.instances.values() if i.record["source"]["id"] == query["model_id"]}
         tests.append(lambda entry: entry.record["id"] in serving)
@@ -149,14 +141,13 @@ def update_endpoint(fabric: Fabric, call: Call) -> dict[str, Any]:
                 f"body.reserved_resource.mu.max: {mu['max']} is below the {drawn} already drawn by deployed service instances"
             )
     previous = copy.deepcopy(entry.record)
-    fabric.lifecycle.begin(KIND, workspace, entry, "UpdateEndpoint", fabric.now())
+    fabric.transition(KIND, workspace, entry, "UpdateEndpoint")
     entry.previous = previous
     for name in ("name", "description", "cap", "reserved_resource"):
         if name in body:
             entry.record[name] = copy.deepcopy(body[name])
     if "ray_resource" in body:
         entry.record["ray_resource"] = _ray_info(body["ray_resource"])
-    entry.record["update_time"] = fabric.timestamp()
     return entry.record
 
 
@@ -166,8 +157,7 @@ def delete_endpoint(fabric: Fabric, call: Call) -> dict[str, Any]:
     deployed = _instances_on(workspace, entry.record["id"])
     if deployed:
         raise ResourceInUse(f"endpoint {entry.record['id']} still has {len(deployed)} service instance(s) deployed; delete them first")
-    fabric.lifecycle.begin(KIND, workspace, entry, "DeleteEndpoint", fabric.now())
-    entry.record["update_time"] = fabric.timestamp()
+    fabric.transition(KIND, workspace, entry, "DeleteEndpoint")
     return {"id": entry.record["id"]}
 
 
@@ -177,8 +167,7 @@ def subscribe_endpoint(fabric: Fabric, call: Call) -> str:
     if entry.record["visibility"] != "PUBLIC":
         raise StateConflict(f"endpoint {entry.record['id']} is PRIVATE; only PUBLIC endpoints are subscribed to")
     if entry.record["status"] != "RUNNING":
-        fabric.lifecycle.begin(KIND, workspace, entry, "SubscribeEndpoint", fabric.now())
-        entry.record["update_time"] = fabric.timestamp()
+        fabric.transition(KIND, workspace, entry, "SubscribeEndpoint")
     return "OK"
 
 

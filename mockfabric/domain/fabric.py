@@ -100,6 +100,11 @@ class Fabric:
         self.lifecycle.settle_workspace(workspace, self.now())
         return workspace
 
+    def transition(self, kind: str, workspace: WorkspaceState, entry: Entry, operation: str) -> None:
+        """Move a resource along the lifecycle edge `operation` triggers, stamping update_time (StateConflict if none)."""
+        self.lifecycle.begin(kind, workspace, entry, operation, self.now())
+        entry.record["update_time"] = self.timestamp()
+
     def entry(self, workspace: WorkspaceState, kind: str, resource_id: str) -> Entry:
         entry = workspace.collection(kind).get(resource_id)
         if entry is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
 from .fabric import Call, Fabric
-from .paging import field_equals, name_contains, page
+from .paging import common_filters, field_equals, page
 from .store import Entry, WorkspaceState
 
 KIND = "service_instance"
@@ -119,12 +119,9 @@ def _view(fabric: Fabric, entry: Entry, fields: tuple[str, ...] | None = None) -
 
 def list_instances(fabric: Fabric, call: Call) -> dict[str, Any]:
     workspace = fabric.workspace(call.caller, call.path["workspace_id"])
-    query, tests = call.query, []
-    for param, field_name in (("id", "id"), ("endpoint_id", "endpoint_id"), ("type", "type"), ("visibility", "visibility")):
-        if param in query:
-            tests.append(field_equals(field_name, query[param]))
-    if "name" in query:
-        tests.append(name_contains(query["name"]))
+    query, tests = call.query, common_filters(call.query, "id")
+    if "endpoint_id" in query:
+        tests.append(field_equals("endpoint_id", query["endpoint_id"]))
     if "source_id" in query:
         tests.append(lambda e: e.record["source"]["id"] == query["source_id"])
     if "version_id" in query:
@@ -164,12 +161,11 @@ def update_instance(fabric: Fabric, call: Call) -> dict[str, Any]:
         endpoint = workspace.endpoints.get(record["endpoint_id"])
         if endpoint is not None:
             _check_capacity(workspace, endpoint, resource, except_id=record["id"])
-    fabric.lifecycle.begin(KIND, workspace, entry, "UpdateServiceInstance", fabric.now())
+    fabric.transition(KIND, workspace, entry, "UpdateServiceInstance")
     for name in ("name", "description"):
         if name in body:
             record[name] = body[name]
     record["config"]["model_instance_config"]["resource"] = resource
-    record["update_time"] = fabric.timestamp()
     record["update_user"] = call.caller.ep_user()
     return {"id": record["id"]}
 
@@ -177,8 +173,7 @@ def update_instance(fabric: Fabric, call: Call) -> dict[str, Any]:
 def delete_instance(fabric: Fabric, call: Call) -> str:
     workspace = fabric.workspace(call.caller, call.path["workspace_id"])
     entry = fabric.entry(workspace, KIND, call.path["instance_id"])
-    fabric.lifecycle.begin(KIND, workspace, entry, "DeleteServiceInstance", fabric.now())
-    entry.record["update_time"] = fabric.timestamp()
+    fabric.transition(KIND, workspace, entry, "DeleteServiceInstance")
     return "OK"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import DuplicateName, ResourceInUse, ResourceNotFound, StateConflict
 from .fabric import Call, Fabric
-from .paging import field_equals, name_contains, page
+from .paging import common_filters, page
 from .store import Entry, WorkspaceState
 
 KIND = "model"
@@ -57,15 +57,7 @@ def create_model(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 def list_models(fabric: Fabric, call: Call) -> dict[str, Any]:
     workspace = fabric.workspace(call.caller, call.path["workspace_id"])
-    query, tests = call.query, []
-    if "id" in query:
-        tests.append(field_equals("id", query["id"]))
-    if "name" in query:
-        tests.append(name_contains(query["name"]))
-    if "type" in query:
-        tests.append(field_equals("type", query["type"]))
-    if query.get("visibility") in ("PRIVATE", "PUBLIC"):
-        tests.append(field_equals("visibility", query["visibility"]))
+    query, tests = call.query, common_filters(call.query, "id")
     sort_by, order = query.get("sort_by", "CREATE_TIME"), query.get("order_by", "DESC")
     key = None if sort_by == "CREATE_TIME" else (lambda e, f=SORT_FIELDS[sort_by]: e.record[f])
     total, chosen = page(workspace.models, query, tests, sort_key=key, descending=order == "DESC")

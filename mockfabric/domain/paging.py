@@ -47,3 +47,18 @@ def field_equals(name: str, value: Any) -> Predicate:
 
 def name_contains(needle: str) -> Predicate:
     return lambda entry: fuzzy(entry.record.get("name"), needle)
+
+
+def common_filters(query: Mapping[str, Any], id_param: str) -> list[Predicate]:
+    """The filters every resource list shares: exact id (under its query name), fuzzy name, type, visibility
+    (ALL or absent = no visibility filter)."""
+    tests: list[Predicate] = []
+    if id_param in query:
+        tests.append(field_equals("id", query[id_param]))
+    if "name" in query:
+        tests.append(name_contains(query["name"]))
+    if "type" in query:
+        tests.append(field_equals("type", query["type"]))
+    if query.get("visibility") in ("PRIVATE", "PUBLIC"):
+        tests.append(field_equals("visibility", query["visibility"]))
+    return tests
