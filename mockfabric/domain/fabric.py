@@ -94,7 +94,7 @@ class Fabric:
 
     def workspace(self, caller: Caller, workspace_id: str) -> WorkspaceState:
         """The caller's workspace with its due transitions settled; another tenant's answers like an unknown id."""
-        workspace = self.store.tenant(caller.tenant).workspaces.get(workspace_id)
+        workspace = self.store.existing(caller.tenant).workspaces.get(workspace_id)
         if workspace is None:
             raise WorkspaceNotFound(f"workspace {workspace_id} does not exist")
         self.lifecycle.settle_workspace(workspace, self.now())

@@ -70,6 +70,11 @@ class Store:
             tenant = self.tenants[tenant_id] = Tenant()
         return tenant
 
+    def existing(self, tenant_id: str) -> Tenant:
+        """The tenant's state for reading: an empty, unregistered Tenant when it has none, so that requests with
+        ever-new credentials (each its own tenant) do not leave empty tenants behind."""
+        return self.tenants.get(tenant_id) or Tenant()
+
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq

@@ -13,7 +13,7 @@ ALL_PROJECTS = "all_granted_eps"
 
 
 def _name_taken(fabric: Fabric, call: Call, name: str, except_id: str | None = None) -> bool:
-    owner = fabric.store.tenant(call.caller.tenant).workspace_names.get(name)
+    owner = fabric.store.existing(call.caller.tenant).workspace_names.get(name)
     return owner is not None and owner != except_id
 
 
@@ -42,7 +42,7 @@ def create_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 
 def list_workspaces(fabric: Fabric, call: Call) -> dict[str, Any]:
-    workspaces = fabric.store.tenant(call.caller.tenant).workspaces
+    workspaces = fabric.store.existing(call.caller.tenant).workspaces
     entries = {key: ws.entry for key, ws in workspaces.items()}
     query, tests = call.query, []
     if "id" in query:

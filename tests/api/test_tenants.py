@@ -48,3 +48,12 @@ def test_project_header_decides_the_tenant(api: Api) -> None:
     other = Api(api.client, {"X-Auth-Token": "another-token"}, api.clock)
     assert other.ok("GET", "/v1/workspaces", headers=shared)["workspaces"][0]["id"] == ws
     assert other.ok("GET", "/v1/workspaces")["total"] == 0
+
+
+def test_reads_by_new_credentials_leave_no_tenant_behind(api: Api) -> None:
+    store = api.client.application.extensions["mockfabric"].fabric.store
+    for index in range(20):
+        Api(api.client, {"X-Auth-Token": f"passer-by-{index}"}, api.clock).ok("GET", "/v1/workspaces")
+    assert store.tenants == {}
+    api.workspace()
+    assert len(store.tenants) == 1
