@@ -35,6 +35,10 @@ class SdkSignerAuth(requests.auth.AuthBase):
         parts = urlsplit(prepared.url or "")
         raw: Any = prepared.body
         body = raw if isinstance(raw, bytes) else (raw or "").encode("utf-8")
+        # The contract declares X-Auth-Token as a security scheme, so generated requests may carry one: an AK/SK run
+        # authenticates by signature only (a token would take precedence on the service).
+        for name in [k for k in prepared.headers if k.lower() == "x-auth-token"]:
+            del prepared.headers[name]
         headers = {k: v for k, v in prepared.headers.items() if k.lower() not in ("authorization", "x-sdk-date", "content-length")}
         headers.setdefault("Content-Type", "application/json")
         headers["X-Project-Id"] = self.project_id
