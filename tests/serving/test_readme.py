@@ -33,6 +33,7 @@ def test_curl_walkthrough_runs_against_mockfabric_serve(tmp_path: Path) -> None:
         result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, env={**os.environ, "MF": url})
         assert result.returncode == 0, result.stderr
         assert re.search(r"instance [0-9a-f-]{36} is RUNNING", result.stdout)
+        assert '"object":"chat.completion.chunk"' in result.stdout and result.stdout.rstrip().endswith("data: [DONE]")  # step 5
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=15) == 0
