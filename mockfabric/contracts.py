@@ -81,6 +81,8 @@ class SchemaCheck:
         # Validate against the sub-schema itself (its local refs made absolute) rather than a {"$ref": ...} wrapper,
         # so the top-level reference is not resolved again on every request.
         schema = registry.resolver().lookup(f"{uri}#{pointer}").contents if pointer else {"$ref": uri}
+        while pointer and set(schema) == {"$ref"} and schema["$ref"].startswith("#"):  # a body is often just a $ref
+            schema = registry.resolver().lookup(uri + schema["$ref"]).contents
         self._validator = Draft202012Validator(_rebase(schema, uri), registry=registry)
         self._root = root
         self._memo: dict[str, Problem | None] = {}
