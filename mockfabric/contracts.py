@@ -145,6 +145,7 @@ class Contract:
         self.registry: Registry = Registry().with_resource(
             self.uri, Resource.from_contents(dict(document), default_specification=DRAFT202012)
         )
+        self._component_checks: dict[str, SchemaCheck] = {}
         self.operations: dict[str, Operation] = {op.operation_id: op for op in self._compile()}
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -160,7 +161,11 @@ class Contract:
         return SchemaCheck(self.registry, self.uri, pointer, root)
 
     def component_check(self, name: str) -> SchemaCheck:
-        return self.schema_check(_pointer("components", "schemas", name))
+        """The validator of one named schema, compiled once per contract (streams check every chunk with it)."""
+        check = self._component_checks.get(name)
+        if check is None:
+            check = self._component_checks[name] = self.schema_check(_pointer("components", "schemas", name))
+        return check
 
     def _compile(self) -> Iterator[Operation]:
         for path, methods in self.document.get("paths", {}).items():
