@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from .store import Entry
 
 Predicate = Callable[[Entry], bool]
+T = TypeVar("T")
 
 
 def fuzzy(value: str | None, needle: str) -> bool:
@@ -16,14 +17,21 @@ def fuzzy(value: str | None, needle: str) -> bool:
     return needle.lower() in (value or "").lower()
 
 
+def _itself(entry: Any) -> Entry:
+    found: Entry = entry
+    return found
+
+
 def page(
-    entries: dict[str, Entry],
+    entries: dict[str, T],
     query: Mapping[str, Any],
     predicates: Iterable[Predicate] = (),
     sort_key: Callable[[Entry], Any] | None = None,
     descending: bool = True,
+    entry_of: Callable[[T], Entry] = _itself,
 ) -> tuple[int, list[Entry]]:
-    """Filter, order (newest first unless a sort key is given), then cut one page.
+    """Filter, order (newest first unless a sort key is given), then cut one page. `entry_of` reads the Entry
+    out of a container value (a workspace holds its Entry beside its resources).
 
     Without filters or sorting this costs O(offset + limit): the total is the dict's size and the page is read
     from the end of the insertion-ordered dict.
@@ -31,9 +39,9 @@ def page(
     offset, limit = query.get("offset", 0), query.get("limit", 10)
     tests = list(predicates)
     if not tests and sort_key is None:
-        ordered: Iterable[Entry] = (entries[key] for key in reversed(entries)) if descending else entries.values()
-        return len(entries), list(islice(ordered, offset, offset + limit))
-    matches = [entry for entry in entries.values() if all(test(entry) for test in tests)]
+        keys: Iterable[str] = reversed(entries) if descending else entries
+        return len(entries), [entry_of(entries[key]) for key in islice(keys, offset, offset + limit)]
+    matches = [entry for entry in map(entry_of, entries.values()) if all(test(entry) for test in tests)]
     if sort_key is not None:
         matches.sort(key=lambda e: (sort_key(e), e.created_seq), reverse=descending)
     elif descending:

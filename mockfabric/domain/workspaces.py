@@ -43,7 +43,6 @@ def create_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 def list_workspaces(fabric: Fabric, call: Call) -> dict[str, Any]:
     workspaces = fabric.store.existing(call.caller.tenant).workspaces
-    entries = {key: ws.entry for key, ws in workspaces.items()}
     query, tests = call.query, []
     if "id" in query:
         tests.append(field_equals("id", query["id"]))
@@ -52,7 +51,7 @@ def list_workspaces(fabric: Fabric, call: Call) -> dict[str, Any]:
     project = query.get("enterprise_project_id")
     if project and project != ALL_PROJECTS:
         tests.append(field_equals("enterprise_project_id", project))
-    total, chosen = page(entries, query, tests)
+    total, chosen = page(workspaces, query, tests, entry_of=lambda workspace: workspace.entry)
     return {"total": total, "workspaces": [entry.record for entry in chosen]}
 
 
