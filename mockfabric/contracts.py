@@ -77,7 +77,7 @@ def _problem(error: ValidationError, root: str) -> Problem:
 class SchemaCheck:
     """A compiled validator for one schema of a contract document, reporting the most relevant problem."""
 
-    def __init__(self, registry: Registry, uri: str, pointer: str, root: str) -> None:
+    def __init__(self, registry: Registry, uri: str, pointer: str, root: str, *, memo: bool = False) -> None:
         # Validate against the sub-schema itself (its local refs made absolute) rather than a {"$ref": ...} wrapper,
         # so the top-level reference is not resolved again on every request.
         schema = registry.resolver().lookup(f"{uri}#{pointer}").contents if pointer else {"$ref": uri}
@@ -85,11 +85,13 @@ class SchemaCheck:
             schema = registry.resolver().lookup(uri + schema["$ref"]).contents
         self._validator = Draft202012Validator(_rebase(schema, uri), registry=registry)
         self._root = root
-        self._memo: dict[str, Problem | None] = {}
+        self._memo: dict[str, Problem | None] | None = {} if memo else None
 
     def problem(self, instance: Any) -> Problem | None:
-        # Validation is a pure function of the instance: answers for recently seen instances (the same path
-        # parameters, the same small bodies) are remembered, bounded, so a busy emulator skips most of jsonschema.
+        if self._memo is None:  # bodies and responses: rarely repeated, and serialising them for a key costs
+            return self._problem_of(instance)
+        # Parameters repeat (the same path ids, the same query): validation is a pure function of the instance, so
+        # answers for recently seen ones are remembered, bounded, and a busy emulator skips most of jsonschema.
         try:
             key = json.dumps(instance, sort_keys=True, separators=(",", ":"))
         except (TypeError, ValueError):
@@ -224,7 +226,7 @@ class Contract:
         # A per-operation schema that refers back into the document: registered as its own resource.
         uri = f"{self.uri}:{spec['operationId']}:{location}"
         registry = self.registry.with_resource(uri, Resource.from_contents(_rebase(schema, self.uri), default_specification=DRAFT202012))
-        return SchemaCheck(registry, uri, "", location)
+        return SchemaCheck(registry, uri, "", location, memo=True)
 
 
 def _rebase(node: Any, uri: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
@@ -108,7 +108,7 @@ def deploy_instance(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 def _duration(fabric: Fabric, record: dict[str, Any]) -> int:
     """Running time in seconds since creation (the unit is undocumented; inferred)."""
-    created = datetime.strptime(record["create_time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    created = datetime.fromisoformat(record["create_time"])  # the service's "...Z" form; cheaper than strptime per listed item
     return max(0, int(fabric.now() - created.timestamp()))
 
 
