@@ -7,14 +7,13 @@ import json
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .. import contracts
@@ -25,10 +24,9 @@ from ..domain.catalog import build_catalog, read_catalog
 from ..domain.fabric import Call, Caller, Fabric
 from ..domain.faults import FaultRule, error_of
 from ..domain.invocations import Invocation
-from ..domain.journal import JournalEntry
 from ..domain.lifecycle import Lifecycle, machines_from_contract
 from ..domain.store import Store
-from ..errors import ApiError, InjectedError, InternalError, ServiceUnavailable, Unauthorized
+from ..errors import ApiError, InjectedError, InternalError, Unauthorized
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, load_state
@@ -36,12 +34,11 @@ from . import control
 from . import invocations as invocation_view
 from .auth import Authenticator, Presented, lowered_headers
 from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
+from .front import Front, exchange_of, request_body, request_headers
 from .parsing import parse_call
 
 log = logging.getLogger("mockfabric")
 CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
-CONTROL_PREFIX = "/_mockfabric/"
-JOURNAL_BODY_LIMIT = 65536  # request bodies larger than this are journaled truncated
 Handler = Callable[[Fabric, Call], Any]
 HANDLERS: dict[str, Handler] = {
     **catalog.OPERATIONS,
@@ -112,8 +109,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     app.register_error_handler(ApiError, json_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)
-    app.before_request(partial(_refuse_split_state, emulator))
-    app.after_request(partial(_finish, emulator))
+    app.wsgi_app = Front(app.wsgi_app, emulator.fabric, lambda: emulator.saver, emulator.pid)  # type: ignore[method-assign]
     return app
 
 
@@ -123,30 +119,15 @@ def _base_url(environ: Mapping[str, Any]) -> str:
     return f"{environ['wsgi.url_scheme']}://{host}/"
 
 
-def _request_headers() -> list[tuple[str, str]]:
-    """The request's headers as (lower-case name, value), read once per request straight from the environ
-    (werkzeug's header objects cost tens of microseconds on this hot path); auth and the journal share them."""
-    cached: list[tuple[str, str]] | None = g.get("raw_headers")
-    if cached is None:
-        environ = request.environ
-        cached = [(key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key[:5] == "HTTP_"]
-        cached += [
-            (name, environ[key])
-            for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length"))
-            if environ.get(key)
-        ]
-        g.raw_headers = cached
-    return cached
-
-
 def _public_caller(authenticator: Authenticator) -> Caller:
-    environ = request.environ
+    current = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not one per field
+    environ = current.environ
     presented = Presented(
-        method=request.method,
-        path=request.path,
-        headers=lowered_headers(_request_headers()),
-        read_query=lambda: [(k, v) for k, values in request.args.lists() for v in values],
-        read_body=lambda: request.get_data(cache=True),  # bounded by MAX_CONTENT_LENGTH (413 beyond); kept for parsing
+        method=current.method,
+        path=current.path,
+        headers=lowered_headers(request_headers(environ)),
+        read_query=lambda: [(k, v) for k, values in current.args.lists() for v in values],
+        read_body=lambda: request_body(environ),
     )
     return authenticator.caller(presented, _base_url(environ))
 
@@ -174,16 +155,18 @@ def _view(
     fabric = emulator.fabric
 
     def view(**path_values: str) -> Response:
-        g.operation = operation.operation_id
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        exchange = exchange_of(current.environ)
+        exchange.operation = operation.operation_id
         caller = caller_of()
-        g.tenant = caller.tenant
-        fault = fabric.faults.fire(operation.operation_id, request.method, request.path, caller.tenant) if faults else None
+        exchange.tenant = caller.tenant
+        fault = fabric.faults.fire(operation.operation_id, current.method, current.path, caller.tenant) if faults else None
         if fault is not None:
-            g.fault = fault.id
+            exchange.fault = fault.id
             dropped = _apply_fault(fault)
             if dropped is not None:
                 return dropped
-        call = parse_call(operation, request, path_values, caller)
+        call = parse_call(operation, current, path_values, caller)
         with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = handler(fabric, call)
             payload = result if isinstance(result, Invocation) or result is None else _dumps(result)
@@ -245,39 +228,3 @@ def _chunk_check() -> Callable[[Any], None]:
             raise invocation_view.StreamCut(f"chunk does not match the contract: {problem}")
 
     return verify
-
-
-def _refuse_split_state(emulator: Emulator) -> None:
-    if os.getpid() != emulator.pid:
-        raise ServiceUnavailable(
-            "this emulator was forked after start-up (e.g. several server workers): its state would "
-            "split between processes; run one process (mockfabric serve)"
-        )
-
-
-def _finish(emulator: Emulator, response: Response) -> Response:
-    response.headers.setdefault("X-Request-Id", uuid.uuid4().hex)
-    if emulator.saver is not None and request.method != "GET" and response.status_code < 400:
-        emulator.saver.changed()
-    if not request.path.startswith(CONTROL_PREFIX):
-        _journal(emulator, response)
-    return response
-
-
-def _journal(emulator: Emulator, response: Response) -> None:
-    length = request.content_length or 0
-    emulator.fabric.journal.record(
-        JournalEntry(
-            at=emulator.fabric.now(),
-            request_id=response.headers["X-Request-Id"],
-            tenant=g.get("tenant"),
-            operation=g.get("operation"),
-            method=request.method,
-            path=request.path,
-            query=request.query_string,
-            status=response.status_code,
-            fault=g.get("fault"),
-            headers=_request_headers(),
-            body=request.get_data(cache=True)[:JOURNAL_BODY_LIMIT] if 0 < length <= MAX_BODY else b"",
-        )
-    )

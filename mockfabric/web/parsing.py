@@ -11,6 +11,7 @@ from flask import Request
 from ..contracts import Operation, Parameter
 from ..domain.fabric import Call, Caller
 from ..errors import MalformedRequest, ValidationFailed
+from .front import request_body
 
 INTEGER = re.compile(r"^-?\d{1,18}$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -32,18 +33,24 @@ def _coerce(parameter: Parameter, text: str, kind: str) -> Any:
     return text
 
 
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 def _parameters(operation: Operation, request: Request, path_values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     path: dict[str, Any] = {}
     query: dict[str, Any] = {}
+    has_query = bool(request.environ.get("QUERY_STRING"))  # request.args parses on first use: skip it when empty
     for parameter in operation.parameters:
         if parameter.location == "path":
             path[parameter.name] = path_values[parameter.name]
-        elif parameter.location == "query" and parameter.name in request.args:
+        elif has_query and parameter.location == "query" and parameter.name in request.args:
             if parameter.kind == "array":
                 query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in request.args.getlist(parameter.name)]
             else:
                 query[parameter.name] = _coerce(parameter, request.args[parameter.name], parameter.kind)
-    headers = {p.name: request.headers[p.name] for p in operation.parameters if p.location == "header" and p.name in request.headers}
+    environ = request.environ
+    headers = {p.name: environ[key] for p in operation.parameters if p.location == "header" and (key := _environ_key(p.name)) in environ}
     for check, values in ((operation.path_check, path), (operation.query_check, query), (operation.header_check, headers)):
         problem = check.problem(values) if check is not None else None
         if problem is not None:
@@ -56,15 +63,16 @@ def _reject_constant(name: str) -> Any:
 
 
 def _body(operation: Operation, request: Request) -> Any:
-    raw = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (413 beyond); cached for the journal
+    raw = request_body(request.environ)  # read even when unused: auth and the journal share it
     if operation.body_check is None:
         return None  # the SDK sends Content-Type: application/json with an empty body on GET/DELETE: not an error
     if not raw.strip():
         if operation.body_required:
             raise ValidationFailed("body: a JSON request body is required")
         return None
-    if request.mimetype != "application/json":
-        raise MalformedRequest(f"Content-Type must be application/json, not {request.mimetype or 'absent'!r}")
+    mimetype = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if mimetype != "application/json":
+        raise MalformedRequest(f"Content-Type must be application/json, not {mimetype or 'absent'!r}")
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -1,0 +1,144 @@
+"""The WSGI layer in front of the Flask app: what every request gets whatever route answers it.
+
+A request id on every answer, the journal entry, the state file's change notice and the refusal of a forked copy
+used to be Flask before/after-request hooks; as a middleware reading the WSGI environ they cost a fraction of that
+on the hot path (bench/BENCHMARKS.md). Per-request facts the views learn (tenant, operation, fault rule, the body
+they read) travel in `environ[EXCHANGE]`, so the journal needs no request context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.fabric import Fabric
+from ..domain.journal import JournalEntry
+from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable
+from ..persistence import StateSaver
+from .errors import MAX_BODY, json_error
+
+EXCHANGE = "mockfabric.exchange"
+CONTROL_PREFIX = "/_mockfabric/"
+JOURNAL_BODY_LIMIT = 65536  # request bodies larger than this are journaled truncated
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one request turned out to be, filled in while it is served."""
+
+    request_id: str
+    tenant: str | None = None
+    operation: str | None = None
+    fault: str | None = None
+    body: bytes | None = None
+    headers: list[tuple[str, str]] | None = field(default=None)
+
+
+def exchange_of(environ: dict[str, Any]) -> Exchange:
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    if exchange is None:  # an app called without the front (tests driving the Flask app directly)
+        exchange = environ[EXCHANGE] = Exchange(os.urandom(16).hex())
+    return exchange
+
+
+def request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """The request's headers as (lower-case name, value), read once straight from the environ (werkzeug's header
+    objects cost tens of microseconds on this hot path); auth, parameters and the journal share them."""
+    exchange = exchange_of(environ)
+    if exchange.headers is None:
+        headers = [(key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key[:5] == "HTTP_"]
+        headers += [
+            (name, environ[key])
+            for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length"))
+            if environ.get(key)
+        ]
+        exchange.headers = headers
+    return exchange.headers
+
+
+def request_body(environ: dict[str, Any]) -> bytes:
+    """The request body, read once and kept for auth, parsing and the journal; BodyTooLarge (413) beyond MAX_BODY."""
+    exchange = exchange_of(environ)
+    if exchange.body is None:
+        exchange.body = _read_body(environ)
+    return exchange.body
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream, text = environ["wsgi.input"], environ.get("CONTENT_LENGTH")
+    if not text:  # PEP 3333: no length means no body, unless the server says the stream ends by itself
+        return stream.read(MAX_BODY + 1) if environ.get("wsgi.input_terminated") else b""
+    try:
+        length = int(text)
+    except ValueError:
+        raise MalformedRequest(f"Content-Length {text[:40]!r} is not a number") from None
+    if length > MAX_BODY:
+        raise BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")
+    data: bytes = stream.read(max(length, 0))
+    if len(data) > MAX_BODY:
+        raise BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")
+    return data
+
+
+def _decoded(path: str) -> str:
+    """PATH_INFO as the client wrote it: WSGI carries the raw bytes as latin-1 (werkzeug's `request.path` does the same)."""
+    return path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
+
+
+class Front:
+    """Wraps `app.wsgi_app`: the Flask app still routes and renders; this adds what every answer shares."""
+
+    def __init__(self, app: WsgiApp, fabric: Fabric, saver: Callable[[], StateSaver | None], pid: int) -> None:
+        self._app, self._fabric, self._saver, self._pid = app, fabric, saver, pid
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        exchange = environ[EXCHANGE] = Exchange(os.urandom(16).hex())
+        statuses: list[str] = []
+
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if not any(name.lower() == "x-request-id" for name, _ in headers):
+                headers.append(("X-Request-Id", exchange.request_id))
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = self._app(environ, respond) if os.getpid() == self._pid else self._refuse_split_state(environ, respond)
+        status = int(statuses[-1][:3]) if statuses else 500
+        saver = self._saver()
+        if saver is not None and environ["REQUEST_METHOD"] != "GET" and status < 400:
+            saver.changed()
+        if not environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            self._journal(environ, exchange, status)
+        return body
+
+    @staticmethod
+    def _refuse_split_state(environ: dict[str, Any], respond: Callable[..., Any]) -> Iterable[bytes]:
+        error = ServiceUnavailable(
+            "this emulator was forked after start-up (e.g. several server workers): its state would "
+            "split between processes; run one process (mockfabric serve)"
+        )
+        return json_error(error)(environ, respond)
+
+    def _journal(self, environ: dict[str, Any], exchange: Exchange, status: int) -> None:
+        if exchange.body is None:
+            try:
+                request_body(environ)  # a request refused before its body was read is still journaled with it
+            except (BodyTooLarge, MalformedRequest):
+                exchange.body = b""
+        self._fabric.journal.record(
+            JournalEntry(
+                at=self._fabric.now(),
+                request_id=exchange.request_id,
+                tenant=exchange.tenant,
+                operation=exchange.operation,
+                method=environ["REQUEST_METHOD"],
+                path=_decoded(environ.get("PATH_INFO", "")),
+                query=environ.get("QUERY_STRING", "").encode("latin-1"),
+                status=status,
+                fault=exchange.fault,
+                headers=request_headers(environ),
+                body=(exchange.body or b"")[:JOURNAL_BODY_LIMIT],
+            )
+        )
