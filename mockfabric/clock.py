@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -111,6 +113,20 @@ class ControllableClock:
 
 
 def iso_millis(instant: float) -> str:
-    """ISO-8601 UTC with milliseconds and `Z`, the service's timestamp format (e.g. 2023-05-30T12:24:30.401Z)."""
-    moment = datetime.fromtimestamp(instant, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO-8601 UTC with milliseconds and `Z`, the service's timestamp format (e.g. 2023-05-30T12:24:30.401Z).
+
+    Every record stamps one, so the seconds part is formatted once per second (strftime was ~4 % of a create);
+    microseconds round the way datetime.fromtimestamp rounds them."""
+    fraction, whole = math.modf(instant)
+    micros = round(fraction * 1e6)
+    seconds = int(whole)
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    elif micros < 0:
+        seconds, micros = seconds - 1, micros + 1_000_000
+    return f"{_second(seconds)}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

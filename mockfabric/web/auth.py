@@ -12,6 +12,7 @@ credentials never share state by accident. Failures are 401 with an APIG.* code 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -30,6 +31,7 @@ SDK_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN = 65534
 MAX_SKEW_SECONDS = 15 * 60
+DERIVED_IDENTITIES = 4096  # remembered identities of unconfigured credentials (cleared when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Presented:
     read_body: Callable[[], bytes]
 
 
+@functools.lru_cache(maxsize=1024)  # the same few tokens arrive on every request
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
@@ -70,6 +73,7 @@ def credential_of(headers: Mapping[str, str]) -> str:
 class Authenticator:
     def __init__(self, mode: str, identities: Identities | None, clock: Clock) -> None:
         self.mode, self.identities, self.clock = mode, identities, clock
+        self._derived_identities: dict[tuple[str, str], Identity] = {}
 
     def caller(self, request: Presented, base_url: str) -> Caller:
         headers = request.headers
@@ -86,9 +90,20 @@ class Authenticator:
         if known is not None:
             return _caller(known, project or known.project_id, base_url)
         tenant = project or credential
-        user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
-        derived = Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
-        return _caller(derived, tenant, base_url)
+        return _caller(self._derived(tenant, credential), tenant, base_url)
+
+    def _derived(self, tenant: str, credential: str) -> Identity:
+        """The identity of an unconfigured credential: a pure function of it and the tenant, so remembered (bounded)
+        rather than hashed again on every request."""
+        key = (tenant, credential)
+        identity = self._derived_identities.get(key)
+        if identity is None:
+            user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
+            identity = Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
+            if len(self._derived_identities) >= DERIVED_IDENTITIES:
+                self._derived_identities.clear()
+            self._derived_identities[key] = identity
+        return identity
 
     def _credential(self, headers: Mapping[str, str]) -> str:
         if self.mode != "off":
