@@ -188,8 +188,11 @@ def _view(
     return view
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with options builds one per call
+
+
 def _dumps(result: Any) -> str:
-    return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(result)
 
 
 def _apply_fault(fault: FaultRule) -> Response | None:
