@@ -21,6 +21,10 @@ class Clock(Protocol):
         """Wait `seconds` of this clock's time (a ManualClock does not really wait)."""
         ...
 
+    def real_seconds(self, seconds: float) -> float:
+        """How long `sleep(seconds)` would really wait, for code that schedules instead of sleeping."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time; what `mockfabric serve` uses unless frozen through the control API."""
@@ -31,6 +35,9 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def real_seconds(self, seconds: float) -> float:
+        return max(seconds, 0.0)
 
 
 class ManualClock:
@@ -50,6 +57,9 @@ class ManualClock:
 
     def sleep(self, seconds: float) -> None:
         return None
+
+    def real_seconds(self, seconds: float) -> float:
+        return 0.0
 
     def advance(self, seconds: float) -> float:
         if seconds < 0:
@@ -82,6 +92,9 @@ class ControllableClock:
         if self.frozen:
             return
         self._base.sleep(seconds)
+
+    def real_seconds(self, seconds: float) -> float:
+        return 0.0 if self.frozen else self._base.real_seconds(seconds)
 
     @property
     def frozen(self) -> bool:

@@ -29,6 +29,8 @@ from ..domain.store import Store
 from ..errors import ApiError, InjectedError, InternalError, Unauthorized
 from ..identities import load_identities
 from ..ids import IdFactory
+from ..pacing import ENVIRON_KEY as PACER_KEY
+from ..pacing import Pacer
 from ..persistence import StateSaver, load_state
 from . import control
 from . import invocations as invocation_view
@@ -172,7 +174,7 @@ def _view(
             payload = result if isinstance(result, Invocation) or result is None else _dumps(result)
         if isinstance(payload, Invocation):
             chunk_check = _chunk_check() if emulator.settings.validate_responses else None
-            response = invocation_view.render(payload, fabric.clock, fault, chunk_check)
+            response = invocation_view.render(payload, fabric.clock, fault, chunk_check, _paced_by(current.environ))
             if emulator.settings.validate_responses and not payload.stream:
                 _check_response(operation, json.loads(response.get_data()))
             return response
@@ -186,6 +188,12 @@ def _view(
 
     view.__name__ = operation.operation_id
     return view
+
+
+def _paced_by(environ: dict[str, Any]) -> tuple[Pacer, Callable[[bytes], object]] | None:
+    """The server's pacing thread and the writer it may call, if the server offers them (mockfabric.serving does)."""
+    offered: tuple[Pacer, Callable[[bytes], object]] | None = environ.get(PACER_KEY)
+    return offered
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with options builds one per call

@@ -12,22 +12,52 @@ from flask import Response
 from ..clock import Clock
 from ..domain.faults import FaultRule
 from ..domain.invocations import Invocation
+from ..pacing import Pacer
 from . import sse
+
+Timed = tuple[float, float, bytes]  # (real seconds of a stall, clock seconds, chunk)
 
 
 class StreamCut(ConnectionAbortedError):
     """Raised inside a response body to make the server drop the connection (an injected fault, not a bug)."""
 
 
-def render(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Response:
+def render(
+    invocation: Invocation,
+    clock: Clock,
+    fault: FaultRule | None,
+    check_chunk: Callable[[Any], None] | None,
+    paced_by: tuple[Pacer, Callable[[bytes], object]] | None = None,
+) -> Response:
+    """`paced_by` (the server's pacing thread, and the writer it may call) hands the stream to that thread;
+    without it the request's thread sleeps between chunks itself."""
     if not invocation.stream:
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
-    events = _paced(invocation, clock, fault, check_chunk)
+    steps = _steps(invocation, clock, fault, check_chunk)
+    events = _by_pacer(steps, clock, *paced_by) if paced_by is not None else _by_sleeping(steps, clock)
     return Response(events, 200, mimetype="text/event-stream", headers=sse.HEADERS)
 
 
-def _paced(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[bytes]:
-    """Role deltas at once (headers go out with them), then TTFT, then one content chunk per token ITL apart."""
+def _by_sleeping(steps: Iterator[Timed], clock: Clock) -> Iterator[bytes]:
+    for stall, delay, chunk in steps:
+        if stall:
+            time.sleep(stall)
+        clock.sleep(delay)
+        yield chunk
+
+
+def _by_pacer(steps: Iterator[Timed], clock: Clock, pacer: Pacer, write: Callable[[bytes], object]) -> Iterator[bytes]:
+    """Yields nothing: the pacer writes every chunk through the server's writer while this thread waits once."""
+    paced = pacer.stream(((stall + clock.real_seconds(delay), chunk) for stall, delay, chunk in steps), write)
+    paced.done.wait()
+    if paced.error is not None:
+        raise paced.error
+    yield from ()
+
+
+def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Timed]:
+    """Role deltas at once (headers go out with them), then TTFT, then one content chunk per token ITL apart.
+    Each step is (real seconds of an injected stall, seconds of the emulator's clock, chunk)."""
     cut = fault.stream_cut_after if fault else None
     error_after = fault.stream_error_after if fault else None
     content_seen = False
@@ -35,23 +65,23 @@ def _paced(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
         if cut is not None and sent >= cut:
             raise StreamCut(f"injected fault {fault.id if fault else ''}: connection cut after {sent} chunks")
         if error_after is not None and sent >= error_after:
-            yield sse.event(
-                {
-                    "error_code": (fault.error_code if fault else None) or "dataartsfabric.00000001",
-                    "error_msg": (fault.error_msg if fault else None) or "the inference service failed mid-stream",
-                }
-            )
+            error = {
+                "error_code": (fault.error_code if fault else None) or "dataartsfabric.00000001",
+                "error_msg": (fault.error_msg if fault else None) or "the inference service failed mid-stream",
+            }
+            yield 0.0, 0.0, sse.event(error)
             return
+        stall = delay = 0.0
         is_content = bool(chunk["choices"]) and "content" in chunk["choices"][0]["delta"] and "role" not in chunk["choices"][0]["delta"]
         if is_content:
             if not content_seen:
                 content_seen = True
                 if fault is not None and fault.stall_ms:
-                    time.sleep(fault.stall_ms / 1000)  # real time: a stall exists to trip a client's read timeout
-                clock.sleep(invocation.timing.ttft_ms / 1000)
+                    stall = fault.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
+                delay = invocation.timing.ttft_ms / 1000
             else:
-                clock.sleep(invocation.timing.itl_ms / 1000)
+                delay = invocation.timing.itl_ms / 1000
         if check_chunk is not None:
             check_chunk(chunk)
-        yield sse.event(chunk)
-    yield sse.DONE
+        yield stall, delay, sse.event(chunk)
+    yield 0.0, 0.0, sse.DONE
