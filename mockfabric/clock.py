@@ -94,7 +94,8 @@ class ControllableClock:
         self._base.sleep(seconds)
 
     def real_seconds(self, seconds: float) -> float:
-        return 0.0 if self.frozen else self._base.real_seconds(seconds)
+        # read without the lock: asked for every stream chunk, and a read racing a freeze affects that chunk only
+        return 0.0 if self._frozen_at is not None else self._base.real_seconds(seconds)
 
     @property
     def frozen(self) -> bool:

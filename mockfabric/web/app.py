@@ -35,6 +35,7 @@ from ..persistence import StateSaver, load_state
 from . import control
 from . import invocations as invocation_view
 from .auth import Authenticator, Presented, lowered_headers
+from .encoding import to_json
 from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, request_body, request_headers
 from .parsing import parse_call
@@ -196,11 +197,8 @@ def _paced_by(environ: dict[str, Any]) -> tuple[Pacer, Callable[[bytes], object]
     return offered
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with options builds one per call
-
-
-def _dumps(result: Any) -> str:
-    return _ENCODER.encode(result)
+def _dumps(result: Any) -> bytes:
+    return to_json(result)
 
 
 def _apply_fault(fault: FaultRule) -> Response | None:

@@ -12,10 +12,8 @@ from flask import Response
 from ..clock import Clock
 from ..domain.faults import FaultRule
 from ..domain.invocations import Invocation
-from ..pacing import Pacer
+from ..pacing import Pacer, Step
 from . import sse
-
-Timed = tuple[float, float, bytes]  # (real seconds of a stall, clock seconds, chunk)
 
 
 class StreamCut(ConnectionAbortedError):
@@ -34,30 +32,30 @@ def render(
     if not invocation.stream:
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
     steps = _steps(invocation, clock, fault, check_chunk)
-    events = _by_pacer(steps, clock, *paced_by) if paced_by is not None else _by_sleeping(steps, clock)
+    events = _by_pacer(steps, *paced_by) if paced_by is not None else _by_sleeping(steps)
     return Response(events, 200, mimetype="text/event-stream", headers=sse.HEADERS)
 
 
-def _by_sleeping(steps: Iterator[Timed], clock: Clock) -> Iterator[bytes]:
-    for stall, delay, chunk in steps:
-        if stall:
-            time.sleep(stall)
-        clock.sleep(delay)
+def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
+    for seconds, chunk in steps:
+        if seconds > 0:
+            time.sleep(seconds)
         yield chunk
 
 
-def _by_pacer(steps: Iterator[Timed], clock: Clock, pacer: Pacer, write: Callable[[bytes], object]) -> Iterator[bytes]:
+def _by_pacer(steps: Iterator[Step], pacer: Pacer, write: Callable[[bytes], object]) -> Iterator[bytes]:
     """Yields nothing: the pacer writes every chunk through the server's writer while this thread waits once."""
-    paced = pacer.stream(((stall + clock.real_seconds(delay), chunk) for stall, delay, chunk in steps), write)
+    paced = pacer.stream(steps, write)
     paced.done.wait()
     if paced.error is not None:
         raise paced.error
     yield from ()
 
 
-def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Timed]:
+def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Step]:
     """Role deltas at once (headers go out with them), then TTFT, then one content chunk per token ITL apart.
-    Each step is (real seconds of an injected stall, seconds of the emulator's clock, chunk)."""
+    Each step is (real seconds to wait before it, chunk): TTFT and ITL are on the emulator's clock (a frozen or
+    manual clock waits for nothing), an injected stall is real time."""
     cut = fault.stream_cut_after if fault else None
     error_after = fault.stream_error_after if fault else None
     content_seen = False
@@ -69,7 +67,7 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
                 "error_code": (fault.error_code if fault else None) or "dataartsfabric.00000001",
                 "error_msg": (fault.error_msg if fault else None) or "the inference service failed mid-stream",
             }
-            yield 0.0, 0.0, sse.event(error)
+            yield 0.0, sse.event(error)
             return
         stall = delay = 0.0
         is_content = bool(chunk["choices"]) and "content" in chunk["choices"][0]["delta"] and "role" not in chunk["choices"][0]["delta"]
@@ -83,5 +81,5 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
                 delay = invocation.timing.itl_ms / 1000
         if check_chunk is not None:
             check_chunk(chunk)
-        yield stall, delay, sse.event(chunk)
-    yield 0.0, 0.0, sse.DONE
+        yield stall + (clock.real_seconds(delay) if delay else 0.0), sse.event(chunk)
+    yield 0.0, sse.DONE

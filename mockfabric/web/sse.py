@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from .encoding import to_json
 
 DONE = b"data: [DONE]\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one per stream chunk: build it once
-
-
 def event(data: Any) -> bytes:
-    return b"data: " + _ENCODER.encode(data).encode("utf-8") + b"\n\n"
+    return b"data: " + to_json(data) + b"\n\n"

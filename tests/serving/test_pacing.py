@@ -55,7 +55,8 @@ def test_chunks_arrive_in_order_spaced_by_their_delays(pacer: Pacer) -> None:
     assert paced.done.wait(DEADLINE) and paced.error is None
     assert [chunk for _, chunk in writer.chunks] == [b"a0", b"a1", b"a2", b"a3", b"a4", b"a5"]
     gaps = [b - a for (a, _), (b, _) in zip(writer.chunks, writer.chunks[1:], strict=False)]
-    assert all(gap >= 0.019 for gap in gaps), gaps
+    # a delay runs from when the pacer took up the previous chunk, a hair before that chunk's write returned
+    assert all(gap >= 0.015 for gap in gaps) and sum(gaps) >= 5 * 0.02 - 0.002, gaps
 
 
 def test_many_streams_interleave_and_all_finish(pacer: Pacer) -> None:
@@ -171,7 +172,11 @@ def test_a_reader_that_leaves_mid_stream_ends_its_stream_and_the_server_serves_o
     deployed.fabric.set_timing(deployed.instance, ttft_ms=0, itl_ms=20)
     try:
         with _open_stream(deployed, {**SEED_INVOKE, "max_tokens": 200}) as sock:
-            assert b"data: " in sock.recv(4096)  # the stream is under way, then the client goes
+            received = b""
+            while b"data: " not in received:  # the stream is under way (the socket has a deadline), then the client goes
+                piece = sock.recv(4096)
+                assert piece, received
+                received += piece
         answered = deployed.invoke({**SEED_INVOKE, "max_tokens": 5}, stream=True)
         stream = parse_sse(answered.iter_lines(delimiter=b"\n"))
         assert answered.status_code == 200 and chunk_rule_problems(stream) == [] and stream.events[-1] == "[DONE]"
