@@ -7,6 +7,7 @@ state cannot be split between processes by configuration.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -28,6 +29,8 @@ from .pacing import Pacer
 from .persistence import StateFileError
 from .web.app import create_app
 from .web.invocations import StreamCut
+
+FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 
 
 class _InjectedCuts(logging.Filter):
@@ -180,10 +183,22 @@ def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callabl
     except (StateFileError, CredentialsError) as exc:
         raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
+    _calm_the_collector()
     print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)
     server.run()
     print("mockfabric stopped", file=out, flush=True)
     return 0
+
+
+def _calm_the_collector() -> None:
+    """For the server process only (not an app embedded in someone's tests): the start-up heap (contract, schemas,
+    Flask) is frozen out of the cyclic collector's scans, and full collections are made 100x rarer. Each one
+    walked every record and paused all requests and streams for 50-80 ms once thousands of resources existed
+    (bench/BENCHMARKS.md); young cycles are still collected as before."""
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _install_signal_handlers(server: Server) -> None:
