@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+log = logging.getLogger("mockfabric")
 Step = tuple[float, bytes]  # (seconds to wait before it, chunk)
 ENVIRON_KEY = "mockfabric.pacer"
 
@@ -48,6 +50,7 @@ class Pacer:
         self._wake = threading.Condition(self._lock)
         self._closed = False
         self._thread: threading.Thread | None = None  # started with the first stream: most servers never stream
+        self._batch: list[Queued] = []  # the due chunks being written right now
 
     def stream(self, steps: Iterator[Step], write: Callable[[bytes], object]) -> PacedStream:
         """Start pacing `steps` (the first one waits its delay from now); wait on `.done`, then read `.error`."""
@@ -93,6 +96,19 @@ class Pacer:
         return (now + delay if delay > 0 else now), next(self._order), paced, chunk
 
     def _run(self) -> None:
+        try:
+            self._pace()
+        except Exception:
+            # A bug here must not leave requests waiting forever on streams nobody writes: end them all, loudly,
+            # and let the next stream start a fresh thread.
+            log.exception("the pacing thread failed; the streams it held are ended")
+            with self._lock:
+                pending, self._heap, self._thread = self._heap + self._batch, [], None
+            for _, _, paced, _ in pending:
+                if not paced.done.is_set():
+                    self._finish(paced, ConnectionAbortedError("the pacing thread failed"))
+
+    def _pace(self) -> None:
         monotonic = time.monotonic
         while True:
             with self._lock:
@@ -102,12 +118,13 @@ class Pacer:
                     return
                 heap = self._heap
                 now = monotonic()
-                due = []
+                due = self._batch = []  # kept on self so a failure can still end them
                 while heap and heap[0][0] <= now:
                     due.append(heapq.heappop(heap))
             following = [entry for entry in map(self._send, due, itertools.repeat(now)) if entry is not None]
             if following:
                 self._requeue(following)
+            self._batch = []
 
     def _requeue(self, entries: list[Queued]) -> None:
         with self._lock:
@@ -132,6 +149,10 @@ class Pacer:
     def _finish(paced: PacedStream, error: BaseException | None) -> None:
         paced.error = error
         close = getattr(paced.steps, "close", None)
-        if close is not None and error is not None:
-            close()
-        paced.done.set()
+        try:
+            if close is not None and error is not None:
+                close()
+        except Exception:  # the steps' own clean-up failing is logged; the stream still ends
+            log.exception("closing an ended stream failed")
+        finally:
+            paced.done.set()

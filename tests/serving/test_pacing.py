@@ -87,6 +87,48 @@ def test_an_error_raised_by_the_steps_is_handed_back(pacer: Pacer) -> None:
     assert isinstance(paced.error, ConnectionAbortedError) and [c for _, c in writer.chunks] == [b"first"]
 
 
+class ClosingBadly:
+    """Steps whose clean-up fails."""
+
+    def __init__(self) -> None:
+        self._steps = _steps(3, 0.0, b"c")
+
+    def __iter__(self) -> ClosingBadly:
+        return self
+
+    def __next__(self) -> Step:
+        return next(self._steps)
+
+    def close(self) -> None:
+        raise RuntimeError("clean-up failed")
+
+
+def test_a_failing_clean_up_still_ends_the_stream_and_the_pacer_serves_on(pacer: Pacer, caplog: pytest.LogCaptureFixture) -> None:
+    failing = pacer.stream(ClosingBadly(), Recorder(fail_after=1))
+    assert failing.done.wait(DEADLINE) and isinstance(failing.error, ConnectionResetError)
+    assert "closing an ended stream failed" in caplog.text
+    healthy = Recorder()
+    fine = pacer.stream(_steps(3, 0.0, b"ok"), healthy)
+    assert fine.done.wait(DEADLINE) and fine.error is None and len(healthy.chunks) == 3
+
+
+def test_a_failure_of_the_pacing_thread_ends_its_streams_and_a_new_thread_takes_over(
+    pacer: Pacer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(entry: Any, now: float) -> Any:
+        raise RuntimeError("a bug in the pacer")
+
+    monkeypatch.setattr(pacer, "_send", broken)
+    streams = [pacer.stream(_steps(3, 0.01, b"b"), Recorder()) for _ in range(3)]
+    assert all(paced.done.wait(DEADLINE) for paced in streams)
+    assert all(isinstance(paced.error, ConnectionAbortedError) for paced in streams)
+    assert "the pacing thread failed" in caplog.text
+    monkeypatch.undo()
+    healthy = Recorder()
+    again = pacer.stream(_steps(3, 0.0, b"ok"), healthy)
+    assert again.done.wait(DEADLINE) and again.error is None and len(healthy.chunks) == 3
+
+
 def _pacer_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == "mockfabric-pacer"}
 
