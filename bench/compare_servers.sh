@@ -22,7 +22,7 @@ wait_up() { for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/hello" >/de
 for name in $(printf '%s\n' "${!SERVERS[@]}" | sort); do
   taskset -c 0 ${SERVERS[$name]} >/tmp/bench-$name.log 2>&1 &
   pid=$!
-  wait_up || { echo "$name did not start"; kill $pid; continue; }
+  wait_up || { echo "$name did not start (see /tmp/bench-$name.log)" >&2; kill $pid 2>/dev/null || true; exit 1; }
   rps=$(taskset -c 1 wrk -t1 -c16 -d8s --latency "http://127.0.0.1:$PORT/hello" | awk '/Requests\/sec/{print $2}')
   echo "{\"server\": \"$name\", \"json_rps\": $rps}"
   for n in $STREAMS; do
