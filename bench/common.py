@@ -28,9 +28,12 @@ def require_wrk() -> str:
     return path
 
 
-def wait_http(url: str, timeout: float = 60.0) -> None:
+def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers; fail at once if `process` (the server) exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with code {process.returncode}: {process.args}")
         try:
             urllib.request.urlopen(url, timeout=2).read()
             return
@@ -50,7 +53,7 @@ def pinned(command: list[str], health_url: str, env: dict[str, str] | None = Non
         cwd=cwd,
     )
     try:
-        wait_http(health_url)
+        wait_http(health_url, process=process)
         yield process
     finally:
         process.terminate()

@@ -16,6 +16,7 @@ import shutil
 import statistics
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 from common import PY, ROOT, call, pinned, wrk
 
@@ -56,8 +57,9 @@ def main() -> None:
             *(PY, "-m", "waitress", f"--port={PORT + 1}", "--threads=512", "--connection-limit=1024", "--backlog=2048", "ceiling_app:app")
         ],
     }
-    if args.prism:
-        servers["prism"] = [args.prism, "mock", "contracts/openapi.yaml", "-p", str(PORT + 2), "-v", "error"]
+    if args.prism:  # an absolute path: Prism starts in the repository root, to find contracts/
+        prism = str(Path(shutil.which(args.prism) or args.prism).absolute())
+        servers["prism"] = [prism, "mock", "contracts/openapi.yaml", "-p", str(PORT + 2), "-v", "error"]
     base = {name: f"http://127.0.0.1:{PORT + index}" for index, name in enumerate(servers)}
     samples: dict[str, dict[str, list[dict[str, float]]]] = {name: {op: [] for op in OPERATIONS} for name in servers}
     with ExitStack() as running:
