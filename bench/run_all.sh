@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce every figure of bench/BENCHMARKS.md from a clean checkout (2 cores: servers on core 0, load on core 1).
 # Installs what it needs: wrk (Debian), Stoplight Prism (npm, into bench/.prism), the [bench] extra (gunicorn, gevent).
-# Output: bench/results/<name>.txt. Takes about 10 minutes.
+# Output: bench/results/<name>.txt. Takes about 25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python}
