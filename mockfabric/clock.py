@@ -11,18 +11,14 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """What the emulator needs of time: the current instant and a way to wait for a while."""
+    """What the emulator needs of time: the current instant, and how long a wait on it lasts in real time."""
 
     def now(self) -> float:
         """Seconds since the epoch."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Wait `seconds` of this clock's time (a ManualClock does not really wait)."""
-        ...
-
     def real_seconds(self, seconds: float) -> float:
-        """How long `sleep(seconds)` would really wait, for code that schedules instead of sleeping."""
+        """How many real seconds `seconds` of this clock's time take to pass (a ManualClock: none)."""
         ...
 
 
@@ -32,10 +28,6 @@ class SystemClock:
     def now(self) -> float:
         return time.time()
 
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
     def real_seconds(self, seconds: float) -> float:
         return max(seconds, 0.0)
 
@@ -43,8 +35,8 @@ class SystemClock:
 class ManualClock:
     """A clock that moves only when told: tests and users jump it instead of waiting.
 
-    `sleep` advances nothing and returns at once, so a streamed answer with inter-token latency under a
-    ManualClock finishes immediately while its timestamps stay consistent.
+    Its waits take no real time, so a streamed answer with inter-token latency under a ManualClock finishes
+    immediately while its timestamps stay consistent.
     """
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
@@ -54,9 +46,6 @@ class ManualClock:
     def now(self) -> float:
         with self._lock:
             return self._now
-
-    def sleep(self, seconds: float) -> None:
-        return None
 
     def real_seconds(self, seconds: float) -> float:
         return 0.0
@@ -87,11 +76,6 @@ class ControllableClock:
             if self._frozen_at is not None:
                 return self._frozen_at
             return self._base.now() + self._offset
-
-    def sleep(self, seconds: float) -> None:
-        if self.frozen:
-            return
-        self._base.sleep(seconds)
 
     def real_seconds(self, seconds: float) -> float:
         # read without the lock: asked for every stream chunk, and a read racing a freeze affects that chunk only
