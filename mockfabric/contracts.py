@@ -79,15 +79,15 @@ class SchemaCheck:
     def __init__(self, registry: Registry, uri: str, pointer: str, root: str, fast: jsonschema_rs.Registry) -> None:
         # Validate against the sub-schema itself (its local refs made absolute) rather than a {"$ref": ...} wrapper,
         # so the top-level reference is not resolved again on every request.
-        schema = registry.resolver().lookup(f"{uri}#{pointer}").contents if pointer else {"$ref": uri}
-        own = schema if pointer else registry.resolver().lookup(uri).contents  # the schema itself, for jsonschema-rs
-        while pointer and set(schema) == {"$ref"} and schema["$ref"].startswith("#"):  # a body is often just a $ref
+        schema = registry.resolver().lookup(f"{uri}#{pointer}" if pointer else uri).contents
+        while set(schema) == {"$ref"} and schema["$ref"].startswith("#"):  # a body is often just a $ref
             schema = registry.resolver().lookup(uri + schema["$ref"]).contents
-        self._validator = Draft202012Validator(_rebase(schema, uri), registry=registry)
+        schema = _rebase(schema, uri)
+        self._validator = Draft202012Validator(schema, registry=registry)
         # jsonschema-rs answers the common case (valid) ~40x faster than jsonschema (and faster than the memo of
         # answers parameters used to have); jsonschema, whose ranked errors make the messages clients see, still
         # has the last word on anything jsonschema-rs rejects.
-        self._fast: Any = jsonschema_rs.Draft202012Validator(_rebase(own, uri), registry=fast)
+        self._fast: Any = jsonschema_rs.Draft202012Validator(schema, registry=fast)
         self._root = root
 
     def problem(self, instance: Any) -> Problem | None:
