@@ -172,7 +172,7 @@ def _view(
         call = parse_call(operation, current, path_values, caller)
         with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = handler(fabric, call)
-            payload = result if isinstance(result, Invocation) or result is None else _dumps(result)
+            payload = result if isinstance(result, Invocation) or result is None else to_json(result)
         if isinstance(payload, Invocation):
             chunk_check = _chunk_check() if emulator.settings.validate_responses else None
             response = invocation_view.render(payload, fabric.clock, fault, chunk_check, _paced_by(current.environ))
@@ -195,10 +195,6 @@ def _paced_by(environ: dict[str, Any]) -> tuple[Pacer, Callable[[bytes], object]
     """The server's pacing thread and the writer it may call, if the server offers them (mockfabric.serving does)."""
     offered: tuple[Pacer, Callable[[bytes], object]] | None = environ.get(PACER_KEY)
     return offered
-
-
-def _dumps(result: Any) -> bytes:
-    return to_json(result)
 
 
 def _apply_fault(fault: FaultRule) -> Response | None:

@@ -31,7 +31,6 @@ SDK_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN = 65534
 MAX_SKEW_SECONDS = 15 * 60
-DERIVED_IDENTITIES = 4096  # remembered identities of unconfigured credentials (cleared when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,6 @@ def credential_of(headers: Mapping[str, str]) -> str:
 class Authenticator:
     def __init__(self, mode: str, identities: Identities | None, clock: Clock) -> None:
         self.mode, self.identities, self.clock = mode, identities, clock
-        self._derived_identities: dict[tuple[str, str], Identity] = {}
 
     def caller(self, request: Presented, base_url: str) -> Caller:
         headers = request.headers
@@ -90,20 +88,7 @@ class Authenticator:
         if known is not None:
             return _caller(known, project or known.project_id, base_url)
         tenant = project or credential
-        return _caller(self._derived(tenant, credential), tenant, base_url)
-
-    def _derived(self, tenant: str, credential: str) -> Identity:
-        """The identity of an unconfigured credential: a pure function of it and the tenant, so remembered (bounded)
-        rather than hashed again on every request."""
-        key = (tenant, credential)
-        identity = self._derived_identities.get(key)
-        if identity is None:
-            user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
-            identity = Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
-            if len(self._derived_identities) >= DERIVED_IDENTITIES:
-                self._derived_identities.clear()
-            self._derived_identities[key] = identity
-        return identity
+        return _caller(_derived_identity(tenant, credential), tenant, base_url)
 
     def _credential(self, headers: Mapping[str, str]) -> str:
         if self.mode != "off":
@@ -170,6 +155,13 @@ class Authenticator:
         skew = abs(self.clock.now() - signed_at)
         if skew > MAX_SKEW_SECONDS:
             raise SignatureRejected(f"X-Sdk-Date {date} is {int(skew)} s away from the emulator's clock (limit {MAX_SKEW_SECONDS} s)")
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of its arguments: remembered, not hashed again per request
+def _derived_identity(tenant: str, credential: str) -> Identity:
+    """The identity of an unconfigured credential in a tenant."""
+    user = credential.split(":", 1)[1] if credential.startswith("ak:") else "mockfabric-user"
+    return Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
 
 
 def _caller(identity: Identity, tenant: str, base_url: str) -> Caller:

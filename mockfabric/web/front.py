@@ -38,9 +38,8 @@ class Exchange:
 
 
 def exchange_of(environ: dict[str, Any]) -> Exchange:
-    exchange: Exchange | None = environ.get(EXCHANGE)
-    if exchange is None:  # an app called without the front (tests driving the Flask app directly)
-        exchange = environ[EXCHANGE] = Exchange(os.urandom(16).hex())
+    """The request's Exchange; create_app always puts the Front before the Flask app, so it is there."""
+    exchange: Exchange = environ[EXCHANGE]
     return exchange
 
 
