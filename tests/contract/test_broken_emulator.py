@@ -87,20 +87,19 @@ def reject_everything(
     return 400, {"Content-Type": "application/json"}, json.dumps(refusal).encode()
 
 
-def break_chunk_rules(
-    m: str, p: str, status: int, headers: dict[str, str], request: bytes, body: bytes
-) -> tuple[int, dict[str, str], bytes]:
-    if not headers.get("Content-Type", "").startswith("text/event-stream"):
-        return status, headers, body
-    return status, headers, body.replace(b"data: [DONE]\n\n", b"")
+def in_streams(old: bytes, new: bytes) -> Rewrite:
+    """A rewrite replacing `old` by `new` in SSE answers only."""
+
+    def rewrite(m: str, p: str, status: int, headers: dict[str, str], request: bytes, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if not headers.get("Content-Type", "").startswith("text/event-stream"):
+            return status, headers, body
+        return status, headers, body.replace(old, new)
+
+    return rewrite
 
 
-def break_chunk_schema(
-    m: str, p: str, status: int, headers: dict[str, str], request: bytes, body: bytes
-) -> tuple[int, dict[str, str], bytes]:
-    if not headers.get("Content-Type", "").startswith("text/event-stream"):
-        return status, headers, body
-    return status, headers, body.replace(b'"object":"chat.completion.chunk"', b'"object":"chunk"')
+break_chunk_rules = in_streams(b"data: [DONE]\n\n", b"")  # a stream without its terminator
+break_chunk_schema = in_streams(b'"object":"chat.completion.chunk"', b'"object":"chunk"')
 
 
 @pytest.mark.parametrize(
