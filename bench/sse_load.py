@@ -1,6 +1,7 @@
 """Open N concurrent SSE streams over raw sockets and report completion, time to first byte and inter-chunk gaps.
 
 Usage: python bench/sse_load.py --url http://127.0.0.1:PORT/path --streams 500 [--method POST --body JSON] [--timeout 60]
+                                [--ramp SECONDS]
 Prints one JSON line. Bounded: every stream has a deadline; traffic goes only to the given loopback URL.
 
 The client is one epoll loop over non-blocking sockets, not asyncio: at 500 streams x 50 events/s an asyncio client
@@ -80,18 +81,22 @@ def _on_readable(stream: Stream, now: float) -> bool:
     return True
 
 
-def run(url: str, streams: int, method: str, body: str, headers: list[str], timeout: float) -> dict[str, object]:
+def run(url: str, streams: int, method: str, body: str, headers: list[str], timeout: float, ramp: float = 0.0) -> dict[str, object]:
+    """All streams are opened at once, or, with `ramp`, evenly spread over that many seconds."""
     host, port, request = request_bytes(url, method, body, headers)
     poller = select.epoll()
     t0 = time.perf_counter()
     deadline = t0 + timeout
-    by_fd = {}
-    for _ in range(streams):
-        stream = _open(host, port, request, poller)
-        by_fd[stream.sock.fileno()] = stream
+    by_fd: dict[int, Stream] = {}
+    opened = 0
     finished: list[Stream] = []
-    while by_fd and time.perf_counter() < deadline:
-        for fd, mask in poller.poll(0.05):
+    while (by_fd or opened < streams) and time.perf_counter() < deadline:
+        due = streams if ramp <= 0 else min(streams, int((time.perf_counter() - t0) / ramp * streams) + 1)
+        for _ in range(due - opened):
+            stream = _open(host, port, request, poller)
+            by_fd[stream.sock.fileno()] = stream
+        opened = max(opened, due)
+        for fd, mask in poller.poll(0.05 if opened == streams else 0.001):
             stream = by_fd[fd]
             alive = True
             if mask & select.EPOLLOUT:
@@ -115,6 +120,7 @@ def run(url: str, streams: int, method: str, body: str, headers: list[str], time
     ttfbs = [s.stamps[0] - s.started for s in ok]
     return {
         "streams": streams,
+        "ramp_s": ramp,
         "completed": len(ok),
         "errors": streams - len(ok),
         "seconds": round(elapsed, 2),
@@ -136,8 +142,9 @@ def main() -> None:
     parser.add_argument("--body", default="")
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--ramp", type=float, default=0.0, help="open the streams evenly over this many seconds (default: all at once)")
     args = parser.parse_args()
-    print(json.dumps(run(args.url, args.streams, args.method, args.body, args.header, args.timeout)))
+    print(json.dumps(run(args.url, args.streams, args.method, args.body, args.header, args.timeout, args.ramp)))
 
 
 if __name__ == "__main__":

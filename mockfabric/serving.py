@@ -10,12 +10,13 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import signal
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from waitress.channel import ClientDisconnected, HTTPChannel
@@ -25,12 +26,15 @@ from waitress.task import ErrorTask, WSGITask
 from .config import Settings
 from .identities import CredentialsError
 from .pacing import ENVIRON_KEY as PACER_KEY
-from .pacing import Pacer
+from .pacing import PacedStream, Pacer, Step, Writer
 from .persistence import StateFileError
 from .web.app import create_app
 from .web.invocations import StreamCut
 
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
+SETUP_TURN = 0.005  # the longest the event loop waits for one request's set-up (~0.5 ms normally) before moving on
+STREAMING_PATH_END = "/invocations"
+LONGEST_TURN = 0.5  # seconds the event loop sleeps at most, so a stop is seen even without a wake-up
 
 
 class _InjectedCuts(logging.Filter):
@@ -65,17 +69,27 @@ class _HuaweiErrorTask(ErrorTask):
 
 
 class _PacedTask(WSGITask):
-    """Offers the app the server's pacing thread and a writer that thread may call (mockfabric.pacing).
+    """Offers the app the server's pacer and a writer the event loop may call (mockfabric.pacing), and tells the loop
+    when this request no longer needs its turn: once its stream is handed over, or once it is answered.
 
     waitress's own `write` costs ~60 us a chunk from another thread (buffer objects, locks, its flush loop),
     which at 25 000 chunks/s is more than the core. After the status line and headers, which go through
     waitress, a chunk is framed here and sent straight to the socket when nothing waits in waitress's buffers,
     and queued behind them otherwise, so order is kept and a slow reader is buffered by waitress as usual."""
 
+    def service(self) -> None:
+        channel: Any = self.channel
+        self._set_up = channel.set_up  # this request's, read before its answer lets the channel take the next one
+        try:
+            super().service()
+        finally:
+            if self._set_up is not None:
+                self._set_up.set()
+
     def get_environment(self) -> Any:
         environ = super().get_environment()
         server: Any = self.channel.server
-        environ[PACER_KEY] = (server.mockfabric_pacer, self._write_from_pacer)
+        environ[PACER_KEY] = (_Handover(server.mockfabric_pacer, getattr(self, "_set_up", None)), self._write_from_pacer)
         return environ
 
     def _write_from_pacer(self, data: bytes) -> None:
@@ -99,9 +113,57 @@ class _PacedTask(WSGITask):
                 channel.write_soon(data)
 
 
+class _Handover:
+    """The pacer as offered to one request: handing a stream over also ends the request's turn (see _SetupsInTurn)."""
+
+    def __init__(self, pacer: Pacer, set_up: threading.Event | None) -> None:
+        self._pacer, self._set_up = pacer, set_up
+
+    def stream(self, steps: Iterator[Step], write: Writer) -> PacedStream:
+        paced = self._pacer.stream(steps, write)
+        if self._set_up is not None:
+            self._set_up.set()
+        return paced
+
+
+class _SetupsInTurn:
+    """waitress's task dispatcher, with streams first. A request that may open a stream, and any request while streams
+    are being paced, is handed to a worker thread while the event loop waits for it to be set up (answered, or its
+    stream handed over), at most SETUP_TURN; then the loop writes the chunks that fell due meanwhile.
+
+    So one thread runs Python at a time, and the pacer's `send` calls (each releases the GIL) are not overtaken by
+    hundreds of threads setting up new streams: with 500 streams opened at once the p99 gap went from ~55 ms to
+    ~26 ms (bench/STREAMING.md). New streams wait their turn instead: time to first byte grows. A request that takes
+    longer than SETUP_TURN (an injected latency, a full thread pool) simply runs on alongside the loop."""
+
+    def __init__(self, threads: Any, pacer: Pacer) -> None:
+        self._threads, self._pacer = threads, pacer
+        self.loop_thread: int | None = None  # set by the loop; requests queued from worker threads (pipelining) never wait
+
+    def add_task(self, channel: Any) -> None:
+        request = channel.requests[0]
+        in_turn = threading.get_ident() == self.loop_thread and (self._pacer.busy or _may_stream(request))
+        set_up = channel.set_up = threading.Event() if in_turn else None
+        self._threads.add_task(channel)
+        if set_up is not None:
+            set_up.wait(SETUP_TURN)
+            self._pacer.send_due()
+
+    def __getattr__(self, name: str) -> Any:  # shutdown, set_thread_count, ...: waitress's own
+        return getattr(self._threads, name)
+
+
+def _may_stream(request: Any) -> bool:
+    """Only invocations stream (the contract's InvokeService/InvokeServiceEp paths end so). A request waitress could not
+    parse has neither method nor path: it is answered with an error, never a stream."""
+    path = getattr(request, "path", None)
+    return getattr(request, "command", None) == "POST" and isinstance(path, str) and path.endswith(STREAMING_PATH_END)
+
+
 class _HuaweiChannel(HTTPChannel):
     error_task_class = _HuaweiErrorTask
     task_class = _PacedTask
+    set_up: threading.Event | None = None  # set by _SetupsInTurn for the request being dispatched
 
 
 class ServeError(RuntimeError):
@@ -130,6 +192,8 @@ class Server:
             )
             server.channel_class = _HuaweiChannel  # this server only: waitress's class stays untouched
             server.mockfabric_pacer = self.pacer
+            server.task_dispatcher = self._setups = _SetupsInTurn(server.task_dispatcher, self.pacer)
+            self.pacer.wake = server.pull_trigger
         except OSError as exc:
             self.pacer.close()
             self._close_app()
@@ -148,18 +212,26 @@ class Server:
         self._server.pull_trigger()  # wake the event loop so it sees the request at once
 
     def run(self) -> None:
-        server = self._server
+        self._setups.loop_thread = threading.get_ident()
         while not self._stop.is_set():
-            server.asyncore.loop(timeout=0.5, map=server._map, use_poll=True, count=1)
+            self._turn(LONGEST_TURN)
         self._drain()
 
+    def _turn(self, longest: float) -> None:
+        """One turn of waitress's event loop, asleep no longer than until the next chunk is due; then the due chunks."""
+        server, due = self._server, self.pacer.due_in()
+        # waitress's poll takes whole milliseconds, rounded down: round up, or the loop spins until the chunk is due
+        timeout = longest if due is None else min(longest, max(0.0, math.ceil(due * 1000) / 1000))
+        server.asyncore.loop(timeout=timeout, map=server._map, use_poll=True, count=1)
+        self.pacer.send_due()
+
     def _drain(self) -> None:
-        """Stop accepting, let in-flight requests finish (bounded by shutdown_timeout), then close."""
+        """Stop accepting, let in-flight requests and streams finish (bounded by shutdown_timeout), then close."""
         server = self._server
         server.accepting = False
         deadline = time.monotonic() + self.settings.shutdown_timeout
         while time.monotonic() < deadline and _busy(server):
-            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
+            self._turn(0.05)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))
         server.close()
         for channel in list(server._map.values()):

@@ -30,7 +30,7 @@ from ..errors import ApiError, InjectedError, InternalError, Unauthorized
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..pacing import ENVIRON_KEY as PACER_KEY
-from ..pacing import Pacer
+from ..pacing import Handover, Writer
 from ..persistence import StateSaver, load_state
 from . import control
 from . import invocations as invocation_view
@@ -191,9 +191,9 @@ def _view(
     return view
 
 
-def _paced_by(environ: dict[str, Any]) -> tuple[Pacer, Callable[[bytes], object]] | None:
-    """The server's pacing thread and the writer it may call, if the server offers them (mockfabric.serving does)."""
-    offered: tuple[Pacer, Callable[[bytes], object]] | None = environ.get(PACER_KEY)
+def _paced_by(environ: dict[str, Any]) -> tuple[Handover, Writer] | None:
+    """The server's pacer and the writer its loop may call, if the server offers them (mockfabric.serving does)."""
+    offered: tuple[Handover, Writer] | None = environ.get(PACER_KEY)
     return offered
 
 

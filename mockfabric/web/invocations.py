@@ -12,7 +12,7 @@ from flask import Response
 from ..clock import Clock
 from ..domain.faults import FaultRule
 from ..domain.invocations import Invocation
-from ..pacing import Pacer, Step
+from ..pacing import Handover, Step, Writer
 from . import sse
 
 
@@ -25,9 +25,9 @@ def render(
     clock: Clock,
     fault: FaultRule | None,
     check_chunk: Callable[[Any], None] | None,
-    paced_by: tuple[Pacer, Callable[[bytes], object]] | None = None,
+    paced_by: tuple[Handover, Writer] | None = None,
 ) -> Response:
-    """`paced_by` (the server's pacing thread, and the writer it may call) hands the stream to that thread;
+    """`paced_by` (the server's pacer, and the writer its loop may call) hands the stream over to be paced;
     without it the request's thread sleeps between chunks itself."""
     if not invocation.stream:
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
@@ -43,7 +43,7 @@ def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
         yield chunk
 
 
-def _by_pacer(steps: Iterator[Step], pacer: Pacer, write: Callable[[bytes], object]) -> Iterator[bytes]:
+def _by_pacer(steps: Iterator[Step], pacer: Handover, write: Writer) -> Iterator[bytes]:
     """Yields nothing: the pacer writes every chunk through the server's writer while this thread waits once."""
     paced = pacer.stream(steps, write)
     paced.done.wait()

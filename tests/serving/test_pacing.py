@@ -1,6 +1,8 @@
-"""The pacing thread on its own: order and spacing of chunks, errors handed back, streams ended on close.
+"""The pacer on its own: order and spacing of chunks, errors handed back, streams ended on close, and who writes what.
 
-Waits are on events with deadlines, never on sleeps; spacing is checked from the writer's own timestamps."""
+The pacer has no thread: a loop drives it (mockfabric.serving's event loop; here `Loop`, which does the same with an
+event for its sleep). Waits are on events with deadlines, never on sleeps; spacing is checked from the writer's own
+timestamps."""
 
 from __future__ import annotations
 
@@ -29,24 +31,52 @@ DEADLINE = 10.0
 class Recorder:
     def __init__(self, fail_after: int | None = None) -> None:
         self.chunks: list[tuple[float, bytes]] = []
+        self.threads: set[int] = set()
         self.fail_after = fail_after
 
     def __call__(self, chunk: bytes) -> None:
         if self.fail_after is not None and len(self.chunks) >= self.fail_after:
             raise ConnectionResetError("the client went away")
         self.chunks.append((time.monotonic(), chunk))
+        self.threads.add(threading.get_ident())
+
+
+class Loop:
+    """Drives a pacer as the server's event loop does: asleep until the next chunk is due or a new stream wakes it,
+    then `send_due()`."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer, self._woken, self._stopping = pacer, threading.Event(), False
+        pacer.wake = self._woken.set
+        self.thread = threading.Thread(target=self._run, name="test-pacing-loop", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            due = self.pacer.due_in()
+            self._woken.wait(None if due is None else max(0.0, due))
+            self._woken.clear()
+            self.pacer.send_due()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._woken.set()
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture
 def pacer() -> Iterator[Pacer]:
     running = Pacer()
+    loop = Loop(running)
     yield running
     running.close()
+    loop.stop()
 
 
-def _steps(count: int, delay: float, tag: bytes) -> Iterator[Step]:
+def _steps(count: int, delay: float, tag: bytes, first_delay: float = 0.0) -> Iterator[Step]:
     for index in range(count):
-        yield (0.0 if index == 0 else delay), tag + str(index).encode()
+        yield (first_delay if index == 0 else delay), tag + str(index).encode()
 
 
 def test_chunks_arrive_in_order_spaced_by_their_delays(pacer: Pacer) -> None:
@@ -65,6 +95,7 @@ def test_many_streams_interleave_and_all_finish(pacer: Pacer) -> None:
     assert all(paced.done.wait(DEADLINE) for paced in streams)
     assert all(paced.error is None for paced in streams)
     assert all([c for _, c in w.chunks] == [f"{i}-{n}".encode() for n in range(5)] for i, w in enumerate(writers))
+    assert not pacer.busy and pacer.due_in() is None
 
 
 def test_a_failing_writer_ends_only_its_stream_and_its_thread_learns_why(pacer: Pacer) -> None:
@@ -112,46 +143,62 @@ def test_a_failing_clean_up_still_ends_the_stream_and_the_pacer_serves_on(pacer:
     assert fine.done.wait(DEADLINE) and fine.error is None and len(healthy.chunks) == 3
 
 
-def test_a_failure_of_the_pacing_thread_ends_its_streams_and_a_new_thread_takes_over(
+def test_a_failure_while_pacing_ends_its_streams_and_the_loop_paces_on(
     pacer: Pacer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(entry: Any, now: float) -> Any:
         raise RuntimeError("a bug in the pacer")
 
     monkeypatch.setattr(pacer, "_send", broken)
-    streams = [pacer.stream(_steps(3, 0.01, b"b"), Recorder()) for _ in range(3)]
+    # the first chunks are due later, so the loop (not the calling thread) meets the bug
+    streams = [pacer.stream(_steps(3, 0.01, b"b", first_delay=0.01), Recorder()) for _ in range(3)]
     assert all(paced.done.wait(DEADLINE) for paced in streams)
     assert all(isinstance(paced.error, ConnectionAbortedError) for paced in streams)
-    assert "the pacing thread failed" in caplog.text
+    assert "pacing failed" in caplog.text and not pacer.busy
     monkeypatch.undo()
     healthy = Recorder()
-    again = pacer.stream(_steps(3, 0.0, b"ok"), healthy)
+    again = pacer.stream(_steps(3, 0.01, b"ok"), healthy)
     assert again.done.wait(DEADLINE) and again.error is None and len(healthy.chunks) == 3
 
 
-def _pacer_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == "mockfabric-pacer"}
-
-
-def test_close_ends_open_streams_and_stops_the_thread() -> None:
-    others = _pacer_threads()  # servers of other tests in this process may have their own
+def test_close_ends_open_streams_and_later_ones_at_once() -> None:
     pacer = Pacer()
     paced = pacer.stream(_steps(3, 60.0, b"slow"), Recorder())  # a minute between chunks: still open at close
-    (ours,) = _pacer_threads() - others
+    assert pacer.busy
     pacer.close()
     assert paced.done.wait(DEADLINE) and isinstance(paced.error, ConnectionAbortedError)
-    assert not ours.is_alive()
-    late = pacer.stream(_steps(2, 0.0, b"late"), Recorder())
-    assert late.done.wait(DEADLINE) and isinstance(late.error, ConnectionAbortedError)
+    late = pacer.stream(_steps(2, 0.0, b"late", first_delay=1.0), Recorder())
+    assert late.done.wait(DEADLINE) and isinstance(late.error, ConnectionAbortedError) and pacer.due_in() is None
 
 
-def test_no_thread_until_the_first_stream() -> None:
-    others = _pacer_threads()
+def test_the_calling_thread_writes_a_first_chunk_due_at_once_and_the_loop_the_rest() -> None:
+    """Without a loop nothing else is written: the pacer has no thread of its own. The caller's thread writes the
+    first chunk (with the response head, on waitress); each `send_due()` writes what has fallen due."""
     pacer = Pacer()
-    try:
-        assert _pacer_threads() == others
-    finally:
-        pacer.close()
+    wakes: list[int] = []
+    pacer.wake = lambda: wakes.append(1)
+    writer = Recorder()
+    paced = pacer.stream(_steps(3, 0.0, b"z"), writer)
+    assert [c for _, c in writer.chunks] == [b"z0"] and writer.threads == {threading.get_ident()}
+    assert wakes == [1] and pacer.busy and (pacer.due_in() or 0.0) <= 0  # due now: the loop is woken to write it
+    for _ in range(3):
+        pacer.send_due()
+    assert [c for _, c in writer.chunks] == [b"z0", b"z1", b"z2"] and paced.done.is_set() and paced.error is None
+    assert pacer.due_in() is None
+
+
+def test_the_loop_is_woken_only_when_a_new_stream_is_due_before_everything_queued() -> None:
+    pacer = Pacer()
+    wakes: list[str] = []
+    later, sooner, latest = Recorder(), Recorder(), Recorder()
+    pacer.wake = lambda: wakes.append("wake")
+    pacer.stream(_steps(2, 0.0, b"l", first_delay=30.0), later)
+    pacer.stream(_steps(2, 0.0, b"s", first_delay=10.0), sooner)
+    pacer.stream(_steps(2, 0.0, b"t", first_delay=50.0), latest)
+    assert wakes == ["wake", "wake"]  # the first stream, then the sooner one; not the latest
+    assert 9.0 < (pacer.due_in() or 0.0) <= 10.0
+    assert not (later.chunks or sooner.chunks or latest.chunks)
+    pacer.close()
 
 
 # Over real sockets, through mockfabric.serving's writer: waitress writes the head, the pacer the chunks.
