@@ -142,7 +142,8 @@ class _SetupsInTurn:
 
     def add_task(self, channel: Any) -> None:
         request = channel.requests[0]
-        in_turn = threading.get_ident() == self.loop_thread and (self._pacer.busy or _may_stream(request))
+        # a request waitress could not parse gets a canned error answer: nothing to wait for
+        in_turn = threading.get_ident() == self.loop_thread and not request.error and (self._pacer.busy or _may_stream(request))
         set_up = channel.set_up = threading.Event() if in_turn else None
         self._threads.add_task(channel)
         if set_up is not None:

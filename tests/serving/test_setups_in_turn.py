@@ -47,7 +47,9 @@ class CountingPacer(Pacer):
 
 
 def _channel(command: str | None = "POST", path: str | None = "/v1/workspaces/w/services/instances/i/invocations") -> Any:
-    request = SimpleNamespace(**{k: v for k, v in (("command", command), ("path", path)) if v is not None})
+    request = SimpleNamespace(error=None, **{k: v for k, v in (("command", command), ("path", path)) if v is not None})
+    if command is None:  # as waitress's parser leaves a request it could not parse
+        request.error = ValueError("bad header")
     return SimpleNamespace(requests=[request], set_up=None)
 
 
@@ -86,6 +88,9 @@ def test_while_streams_are_paced_every_request_waits_its_turn() -> None:
     channel = _channel(command="GET", path="/v1/workspaces")
     _on_the_loop(pool, pacer).add_task(channel)
     assert channel.set_up is not None and channel.set_up.is_set() and pacer.sends == 1
+    unparseable = _channel(command=None, path=None)  # except one answered with waitress's canned error
+    _on_the_loop(Pool(finish=False), pacer).add_task(unparseable)
+    assert unparseable.set_up is None
     pacer.close()
 
 
