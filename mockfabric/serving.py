@@ -23,6 +23,7 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import create_server
 from waitress.task import ErrorTask, WSGITask
 
+from . import contracts
 from .config import Settings
 from .identities import CredentialsError
 from .pacing import ENVIRON_KEY as PACER_KEY
@@ -33,7 +34,6 @@ from .web.invocations import StreamCut
 
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 SETUP_TURN = 0.005  # the longest the event loop waits for one request's set-up (~0.5 ms normally) before moving on
-STREAMING_PATH_END = "/invocations"
 LONGEST_TURN = 0.5  # seconds the event loop sleeps at most, so a stop is seen even without a wake-up
 
 
@@ -137,13 +137,14 @@ class _SetupsInTurn:
     longer than SETUP_TURN (an injected latency, a full thread pool) simply runs on alongside the loop."""
 
     def __init__(self, threads: Any, pacer: Pacer) -> None:
-        self._threads, self._pacer = threads, pacer
+        self._threads, self._pacer, self._openers = threads, pacer, _stream_openers()
         self.loop_thread: int | None = None  # set by the loop; requests queued from worker threads (pipelining) never wait
 
     def add_task(self, channel: Any) -> None:
         request = channel.requests[0]
+        wanted = self._pacer.busy or _may_stream(request, self._openers)
         # a request waitress could not parse gets a canned error answer: nothing to wait for
-        in_turn = threading.get_ident() == self.loop_thread and not request.error and (self._pacer.busy or _may_stream(request))
+        in_turn = wanted and not request.error and threading.get_ident() == self.loop_thread
         set_up = channel.set_up = threading.Event() if in_turn else None
         self._threads.add_task(channel)
         if set_up is not None:
@@ -154,11 +155,21 @@ class _SetupsInTurn:
         return getattr(self._threads, name)
 
 
-def _may_stream(request: Any) -> bool:
-    """Only invocations stream (the contract's InvokeService/InvokeServiceEp paths end so). A request waitress could not
-    parse has neither method nor path: it is answered with an error, never a stream."""
+def _stream_openers() -> frozenset[tuple[str, str]]:
+    """(method, last path segment) of each operation the contract may answer with an event stream (the invocation)."""
+    contract = contracts.public_contract()
+    return frozenset(
+        (operation.method, "/" + operation.path.rsplit("/", 1)[1])
+        for operation in contract.operations.values()
+        if any("text/event-stream" in contract.resolve(answer).get("content", {}) for answer in operation.spec["responses"].values())
+    )
+
+
+def _may_stream(request: Any, openers: frozenset[tuple[str, str]]) -> bool:
+    """Whether the request is for an operation that may answer with a stream. One waitress could not parse has neither
+    method nor path: it is answered with an error, never a stream."""
     path = getattr(request, "path", None)
-    return getattr(request, "command", None) == "POST" and isinstance(path, str) and path.endswith(STREAMING_PATH_END)
+    return isinstance(path, str) and (getattr(request, "command", None), path[path.rfind("/") :]) in openers
 
 
 class _HuaweiChannel(HTTPChannel):
@@ -233,11 +244,11 @@ class Server:
         deadline = time.monotonic() + self.settings.shutdown_timeout
         while time.monotonic() < deadline and _busy(server):
             self._turn(0.05)
+        self.pacer.close()  # streams still open end now, so their threads finish instead of holding up the shutdown
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))
         server.close()
         for channel in list(server._map.values()):
             channel.close()
-        self.pacer.close()
         self._close_app()
 
     def _close_app(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mockfabric.pacing import Pacer
-from mockfabric.serving import SETUP_TURN, _SetupsInTurn
+from mockfabric.serving import SETUP_TURN, _SetupsInTurn, _stream_openers
 
 DEADLINE = 10.0
 
@@ -118,3 +118,8 @@ def test_requests_queued_from_a_worker_thread_never_wait() -> None:
 def test_everything_else_is_waitress_dispatchers_own() -> None:
     pool = Pool()
     assert _on_the_loop(pool).shutdown() is True and pool.shut_down
+
+
+def test_the_requests_that_may_open_a_stream_come_from_the_contract() -> None:
+    """Its one operation answering text/event-stream is the invocation (the seed flow's step 5)."""
+    assert _stream_openers() == frozenset({("POST", "/invocations")})
