@@ -11,7 +11,7 @@ from flask import Request
 from ..contracts import Operation, Parameter
 from ..domain.fabric import Call, Caller
 from ..errors import MalformedRequest, ValidationFailed
-from .front import request_body
+from .front import request_body, request_headers
 
 INTEGER = re.compile(r"^-?\d{1,18}$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -33,10 +33,6 @@ def _coerce(parameter: Parameter, text: str, kind: str) -> Any:
     return text
 
 
-def _environ_key(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
 def _parameters(operation: Operation, request: Request, path_values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     path: dict[str, Any] = {}
     query: dict[str, Any] = {}
@@ -49,8 +45,8 @@ def _parameters(operation: Operation, request: Request, path_values: dict[str, s
                 query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in request.args.getlist(parameter.name)]
             else:
                 query[parameter.name] = _coerce(parameter, request.args[parameter.name], parameter.kind)
-    environ = request.environ
-    headers = {p.name: environ[key] for p in operation.parameters if p.location == "header" and (key := _environ_key(p.name)) in environ}
+    present = dict(request_headers(request.environ))  # read once per request, shared with auth and the journal
+    headers = {p.name: present[p.name.lower()] for p in operation.parameters if p.location == "header" and p.name.lower() in present}
     for check, values in ((operation.path_check, path), (operation.query_check, query), (operation.header_check, headers)):
         problem = check.problem(values) if check is not None else None
         if problem is not None:
