@@ -106,17 +106,14 @@ class Pacer:
             with self._lock:
                 pending, self._heap = self._heap + self._batch, []
             self._batch = []
-            for _, _, paced, _ in pending:
-                if not paced.done.is_set():
-                    self._finish(paced, ConnectionAbortedError("pacing failed"))
+            self._abort(pending, "pacing failed")
 
     def close(self) -> None:
         """End every stream still open (their waiting threads see ConnectionAbortedError); later streams end at once."""
         with self._lock:
             self._closed = True
             pending, self._heap = self._heap, []
-        for _, _, paced, _ in pending:
-            self._finish(paced, ConnectionAbortedError(STOPPING))
+        self._abort(pending, STOPPING)
 
     def _send_due(self) -> None:
         now = time.monotonic()
@@ -152,8 +149,7 @@ class Pacer:
                 for entry in entries:
                     heapq.heappush(self._heap, entry)
         if stopping:  # closed while these were being written
-            for _, _, paced, _ in entries:
-                self._finish(paced, ConnectionAbortedError(STOPPING))
+            self._abort(entries, STOPPING)
 
     def _send(self, entry: Queued, now: float) -> Queued | None:
         paced = entry[2]
@@ -163,6 +159,12 @@ class Pacer:
             self._finish(paced, exc)
             return None
         return self._next(paced, now)
+
+    def _abort(self, entries: list[Queued], reason: str) -> None:
+        """End the streams of these entries that have not ended yet; their waiting threads see ConnectionAbortedError."""
+        for _, _, paced, _ in entries:
+            if not paced.done.is_set():
+                self._finish(paced, ConnectionAbortedError(reason))
 
     @staticmethod
     def _finish(paced: PacedStream, error: BaseException | None) -> None:

@@ -77,6 +77,8 @@ class _PacedTask(WSGITask):
     waitress, a chunk is framed here and sent straight to the socket when nothing waits in waitress's buffers,
     and queued behind them otherwise, so order is kept and a slow reader is buffered by waitress as usual."""
 
+    _set_up: threading.Event | None = None  # the loop waits on it for this request's set-up (see _SetupsInTurn)
+
     def service(self) -> None:
         channel: Any = self.channel
         self._set_up = channel.set_up  # this request's, read before its answer lets the channel take the next one
@@ -89,7 +91,7 @@ class _PacedTask(WSGITask):
     def get_environment(self) -> Any:
         environ = super().get_environment()
         server: Any = self.channel.server
-        environ[PACER_KEY] = (_Handover(server.mockfabric_pacer, getattr(self, "_set_up", None)), self._write_from_pacer)
+        environ[PACER_KEY] = (_Handover(server.mockfabric_pacer, self._set_up), self._write_from_pacer)
         return environ
 
     def _write_from_pacer(self, data: bytes) -> None:
@@ -188,7 +190,6 @@ class Server:
     def __init__(self, settings: Settings, app: Any | None = None) -> None:
         self.settings = settings
         self.app = app if app is not None else create_app(settings)
-        self.pacer = Pacer()
         try:
             # Typed Any: the event-loop internals used for draining (_map, accepting, active_channels) are not in the stubs.
             server: Any = create_server(
@@ -202,14 +203,12 @@ class Server:
                 ident="mockfabric",
                 clear_untrusted_proxy_headers=True,
             )
-            server.channel_class = _HuaweiChannel  # this server only: waitress's class stays untouched
-            server.mockfabric_pacer = self.pacer
-            server.task_dispatcher = self._setups = _SetupsInTurn(server.task_dispatcher, self.pacer)
-            self.pacer.wake = server.pull_trigger
         except OSError as exc:
-            self.pacer.close()
             self._close_app()
             raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        server.channel_class = _HuaweiChannel  # this server only: waitress's class stays untouched
+        self.pacer = server.mockfabric_pacer = Pacer(wake=server.pull_trigger)
+        server.task_dispatcher = self._setups = _SetupsInTurn(server.task_dispatcher, self.pacer)
         self._server: Any = server
         self._stop = threading.Event()
         _quiet_injected_cuts()
