@@ -83,3 +83,12 @@ def test_healthcheck_and_openapi_need_no_credentials(api: Api) -> None:
     assert health.status_code == 200 and health.data == b"OK"
     spec = api.client.get("/openapi.json")
     assert spec.status_code == 200 and spec.json["openapi"] == "3.1.0" and "/v1/workspaces" in spec.json["paths"]
+
+
+def test_header_parameter_constraints(api: Api) -> None:
+    """X-Infer-Service-Id (the contract's one header parameter) is checked before the instance is looked up."""
+    invoke = "/v1/workspaces/w1/services/instances/i1/invocations"
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    too_long = api.error("POST", invoke, body, headers={"X-Infer-Service-Id": "x" * 129}, code="dataartsfabric.00010001")
+    assert too_long.startswith("header.X-Infer-Service-Id")
+    api.error("POST", invoke, body, headers={"X-Infer-Service-Id": "x" * 128}, code="dataartsfabric.00010003")  # valid: on to the lookup
