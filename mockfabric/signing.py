@@ -3,7 +3,7 @@
 Canonical request = METHOD, canonical URI (each path segment percent-encoded, safe "~", trailing "/"), canonical
 query (pairs sorted by key then value, each percent-encoded), canonical headers (`name:trimmed value` per signed
 header, newline-terminated), the signed header names, and the hex SHA-256 of the body (the empty hash for no body,
-or the X-Sdk-Content-Sha256 value when the client declared UNSIGNED-PAYLOAD). String to sign =
+or the literal UNSIGNED-PAYLOAD when the client sent and signed X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD). String to sign =
 `SDK-HMAC-SHA256\\n<X-Sdk-Date>\\n<hex sha256(canonical request)>`; signature = hex HMAC-SHA256(SK, string to sign).
 """
 
@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 ALGORITHM = "SDK-HMAC-SHA256"
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
+CONTENT_SHA256 = "x-sdk-content-sha256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 AUTHORIZATION = re.compile(
     r"^SDK-HMAC-SHA256\s+Access=(?P<ak>[^,\s]+),\s*SignedHeaders=(?P<headers>[a-z0-9\-;]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
 )
@@ -49,9 +51,19 @@ def canonical_request(
         uri += "/"
     canonical_query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(query))
     canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
-    # an empty body hashes to the empty hash; a client that declared UNSIGNED-PAYLOAD signed that literal instead
-    payload = EMPTY_HASH if not body else headers.get("x-sdk-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload = payload_hash(headers, signed_headers, body)
     return "\n".join([method.upper(), uri, canonical_query, canonical_headers, ";".join(signed_headers), payload])
+
+
+def payload_hash(headers: Mapping[str, str], signed_headers: list[str], body: bytes) -> str:
+    """What the canonical request carries for the body: the empty hash for no body; the literal UNSIGNED-PAYLOAD only
+    when the client sent exactly that in X-Sdk-Content-Sha256 *and signed the header*; otherwise the body's own
+    SHA-256. Any other value of the header is ignored, so a body swapped after signing never verifies."""
+    if not body:
+        return EMPTY_HASH
+    if CONTENT_SHA256 in signed_headers and headers.get(CONTENT_SHA256, "").strip() == UNSIGNED_PAYLOAD:
+        return UNSIGNED_PAYLOAD
+    return hashlib.sha256(body).hexdigest()
 
 
 def signature(secret: str, sdk_date: str, canonical: str) -> str:

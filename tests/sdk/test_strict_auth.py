@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -187,3 +188,38 @@ def test_malformed_authorization_is_always_a_401(strict: MockFabric, value: str,
         return
     assert reply.status_code == 401, (headers, reply.text)
     assert reply.json()["error_code"].startswith("APIG.")
+
+
+class TestPayloadHashHeader:
+    """X-Sdk-Content-Sha256 may stand in for the body's hash only as the literal UNSIGNED-PAYLOAD, signed; the
+    SDK's own Signer signs every header it is given, so each case below is signed the way a client would."""
+
+    def test_an_unsigned_hash_header_does_not_let_the_body_be_swapped(self, strict: MockFabric) -> None:
+        honest = {"name": "swap-honest"}
+        signed = sign(strict.base_url, "POST", "/v1/workspaces", body=honest)
+        headers = {**signed.headers, "X-Sdk-Content-Sha256": hashlib.sha256(signed.body).hexdigest()}
+        rejected(send(signed, headers=headers, body=json.dumps({"name": "swap-forged"}).encode()), "signature does not match")
+        assert not [w for w in list_names(strict) if w == "swap-forged"]
+
+    def test_an_unsigned_unsigned_payload_header_does_not_let_the_body_be_swapped(self, strict: MockFabric) -> None:
+        signed = sign(strict.base_url, "POST", "/v1/workspaces", body={"name": "swap-honest-2"})
+        headers = {**signed.headers, "X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}
+        rejected(send(signed, headers=headers, body=json.dumps({"name": "swap-forged-2"}).encode()), "signature does not match")
+
+    def test_a_signed_hash_value_is_not_trusted_over_the_body(self, strict: MockFabric) -> None:
+        honest = json.dumps({"name": "swap-honest-3"}).encode()
+        declared = {"X-Sdk-Content-Sha256": hashlib.sha256(honest).hexdigest()}
+        signed = sign(strict.base_url, "POST", "/v1/workspaces", body={"name": "swap-honest-3"}, extra_headers=declared)
+        assert "x-sdk-content-sha256" in signed.headers["Authorization"]
+        assert send(signed).status_code == 200  # the declared hash is the body's: the body verifies on its own
+        rejected(send(signed, body=json.dumps({"name": "swap-forged-3"}).encode()), "signature does not match")
+
+    def test_a_signed_unsigned_payload_is_honoured(self, strict: MockFabric) -> None:
+        declared = {"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"}
+        signed = sign(strict.base_url, "POST", "/v1/workspaces", body={"name": "unsigned-payload"}, extra_headers=declared)
+        assert send(signed).status_code == 200
+
+
+def list_names(handle: MockFabric) -> list[str]:
+    listed = send(sign(handle.base_url, "GET", "/v1/workspaces", query=[("limit", 100)]))
+    return [workspace["name"] for workspace in listed.json()["workspaces"]]
