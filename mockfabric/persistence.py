@@ -1,52 +1,104 @@
-"""`--state-file`: load the state at start, save it atomically after changes (debounced) and at shutdown.
+"""`--state-file`: load the state at start, save it atomically after changes and at shutdown, and never stop trying.
 
-A save writes a temporary file beside the target, fsyncs it, renames it over the target and fsyncs the folder, so
-a crash at any moment leaves either the old or the new file, never a torn one. A file that cannot be read or is of
-another format stops the start-up with a clear error instead of silently starting empty.
+What must hold:
+- A save writes a temporary file beside the target, fsyncs it, renames it over the target and fsyncs the folder, so
+  a crash at any moment leaves either the old or the new file, never a torn one. A symlinked state file is followed:
+  its target is replaced, the link stays.
+- A write acknowledged to a client is on disk within DURABILITY_BOUND_SECONDS: the saver starts a save at most
+  DEBOUNCE_SECONDS after a change, and a save renders the state in one pass under the store lock (tens of ms at
+  10 000 workspaces, `bench/durability.py`), so its cadence does not slip as the state grows.
+- A failed save never stops the saver: it is retried with backoff, logged once per streak of failures, and reported
+  by `status()` (the control API's health answers `degraded`) until a save succeeds again.
+- A state file that cannot be used stops the start with one line naming the file and the problem: a missing or
+  unwritable folder, unreadable bytes, text that is not UTF-8 or not JSON (NaN, Infinity and nesting deeper than
+  the interpreter follows included), strings that are not valid Unicode, or a document of another format.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import tempfile
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .domain.store import STATE_FORMAT, Store
+from .clock import iso_millis
+from .domain.store import StateFormatError, Store
+from .text import decode_json, first_invalid_text, may_hold_surrogates
 
 DEBOUNCE_SECONDS = 0.2
+DURABILITY_BOUND_SECONDS = 0.5
+RETRY_FIRST_SECONDS = 0.2
+RETRY_LONGEST_SECONDS = 5.0
+log = logging.getLogger("mockfabric")
 
 
 class StateFileError(RuntimeError):
-    """The state file exists but cannot be used; the message says which file and why, in one line."""
+    """The state file cannot be used or saved; the message says which file and why, in one line."""
+
+
+def state_target(path: Path) -> Path:
+    """Where saves go: the file a symlink points to (followed to the end), else `path` itself, made absolute."""
+    return Path(os.path.realpath(path))
+
+
+def check_writable(path: Path) -> None:
+    """StateFileError unless a file can be created beside `path` (tried for real: permission bits do not bind root)."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise StateFileError(f"state file {path}: its folder {folder} does not exist or is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot write in {folder} ({exc.strerror or exc})") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The state document in `path`, checked to be valid JSON of valid Unicode; None when there is no file yet."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateFileError(f"state file {path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StateFileError(f"state file {path} is not UTF-8 text (byte {exc.start}); move it away or fix it") from None
+    try:
+        state = decode_json(text)
+    except ValueError as exc:
+        raise StateFileError(f"state file {path} is not valid JSON ({str(exc)[:200]}); move it away or fix it") from None
+    except RecursionError:
+        raise StateFileError(f"state file {path} is nested too deeply to be a mockfabric state; move it away") from None
+    if may_hold_surrogates(raw):
+        invalid = first_invalid_text(state)
+        if invalid is not None:
+            raise StateFileError(f"state file {path}: the text at {invalid[:200]} is not valid Unicode (a lone surrogate escape)")
+    if not isinstance(state, dict):
+        raise StateFileError(f"state file {path} holds a JSON {type(state).__name__}, not a mockfabric state")
+    return state
 
 
 def load_state(path: Path, store: Store) -> bool:
     """Restore `store` from `path`; False when there is no file yet (a first start)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    state = read_state(path)
+    if state is None:
         return False
-    except OSError as exc:
-        raise StateFileError(f"state file {path}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        state = json.loads(text)
-    except ValueError as exc:
-        raise StateFileError(f"state file {path} is not valid JSON ({exc}); move it away or fix it") from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise StateFileError(f"state file {path} has format {found!r}, this mockfabric reads format {STATE_FORMAT}")
     try:
         store.restore(state)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StateFileError(f"state file {path} does not hold a mockfabric state ({type(exc).__name__}: {exc})") from None
+    except StateFormatError as exc:
+        raise StateFileError(f"state file {path}: {str(exc)[:300]}") from None
     return True
 
 
-def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Replace `path` by `payload` so that a crash at any moment leaves the old or the new content."""
     folder = path.parent
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
@@ -65,14 +117,42 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
         os.close(directory)
 
 
+@dataclass(frozen=True, slots=True)
+class SaverStatus:
+    """How saving goes: `ok`, or `failing` since `failing_since` with `failures` attempts and the last error."""
+
+    path: str
+    state: str
+    saves: int
+    failures: int
+    last_error: str | None
+    last_saved: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "state": self.state,
+            "saves": self.saves,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "last_saved": self.last_saved,
+        }
+
+
 class StateSaver:
-    """Saves the store after it changed, at most every DEBOUNCE_SECONDS, from one background thread."""
+    """Saves the store after it changed, at most DEBOUNCE_SECONDS later, from one background thread."""
 
     def __init__(self, path: Path, store: Store) -> None:
-        self.path = path
+        self.path = state_target(path)
         self.store = store
         self._dirty = threading.Event()
         self._closed = threading.Event()
+        self._save_lock = threading.Lock()
+        self._saved = threading.Condition(self._save_lock)
+        self._saves = 0
+        self._failures = 0  # consecutive failed attempts; 0 while saving works
+        self._last_error: str | None = None
+        self._last_saved: float | None = None
         self._thread = threading.Thread(target=self._run, name="mockfabric-state-saver", daemon=True)
         self._thread.start()
 
@@ -80,11 +160,41 @@ class StateSaver:
         self._dirty.set()
 
     def save_now(self) -> None:
-        self._dirty.clear()
-        write_atomically(self.path, self.store.export())
+        """One save of the current state; StateFileError (one line) when it fails. Safe from any thread."""
+        with self._save_lock:
+            self._dirty.clear()
+            try:
+                write_atomically(self.path, self.store.snapshot())
+            except Exception as exc:  # whatever it was, the saver must live on and say so
+                reason = (exc.strerror if isinstance(exc, OSError) else None) or f"{type(exc).__name__}: {exc}"
+                self._dirty.set()  # what was not saved is still to be saved
+                self._failed(reason)
+                raise StateFileError(f"state file {self.path}: cannot save it ({reason})") from None
+            self._saves += 1
+            self._saved.notify_all()
+            self._last_saved = time.time()
+            if self._failures:
+                log.warning("state file %s: saving works again after %d failed attempts", self.path, self._failures)
+            self._failures, self._last_error = 0, None
+
+    def wait_for_save(self, after: int, timeout: float) -> bool:
+        """Wait until more than `after` saves have succeeded (see `status().saves`); False if `timeout` passed first."""
+        with self._saved:
+            return self._saved.wait_for(lambda: self._saves > after, timeout)
+
+    def status(self) -> SaverStatus:
+        with self._save_lock:
+            return SaverStatus(
+                path=str(self.path),
+                state="failing" if self._failures else "ok",
+                saves=self._saves,
+                failures=self._failures,
+                last_error=self._last_error,
+                last_saved=None if self._last_saved is None else iso_millis(self._last_saved),
+            )
 
     def close(self) -> None:
-        """Stop the thread and write the final state."""
+        """Stop the thread and write the final state; StateFileError when that last save fails."""
         if self._closed.is_set():
             return
         self._closed.set()
@@ -92,10 +202,22 @@ class StateSaver:
         self._thread.join(timeout=10)
         self.save_now()
 
+    def _failed(self, reason: str) -> None:
+        if not self._failures:
+            log.error("state file %s: saving failed (%s); retrying with backoff until it works", self.path, reason)
+        self._failures += 1
+        self._last_error = reason
+
     def _run(self) -> None:
         while not self._closed.is_set():
             self._dirty.wait()
             if self._closed.wait(DEBOUNCE_SECONDS):  # gather a burst of changes into one write
                 return
-            if self._dirty.is_set():
+            if not self._dirty.is_set():
+                continue
+            try:
                 self.save_now()
+            except StateFileError:
+                backoff = min(RETRY_LONGEST_SECONDS, RETRY_FIRST_SECONDS * 2 ** min(self._failures - 1, 8))
+                if self._closed.wait(backoff):
+                    return

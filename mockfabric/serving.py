@@ -268,7 +268,10 @@ def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callabl
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()
     print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)
-    server.run()
+    try:
+        server.run()
+    except StateFileError as exc:  # the final save failed: the state of this run is not on disk
+        raise ServeError(f"{exc}; the changes since the last good save are lost") from None
     print("mockfabric stopped", file=out, flush=True)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,7 @@ class Fabric:
         self.scripts = Scripts()
         self.faults = Faults(seed)
         self.journal = Journal()
+        self.saving: Callable[[], dict[str, Any] | None] = lambda: None  # how state-file saves go, if there is one
 
     def reseed(self, seed: int | None) -> None:
         """Ids, generated content and fault probabilities repeat from here for the same seed."""

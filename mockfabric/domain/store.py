@@ -7,12 +7,18 @@ list or lookup touches one workspace's dicts and never scans other workspaces or
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 STATE_FORMAT = 1
+
+
+class StateFormatError(ValueError):
+    """A state document (file or import) that is not a mockfabric state; the message says what was wrong."""
 
 
 @dataclass(slots=True)
@@ -86,36 +92,65 @@ class Store:
             else:
                 self.tenants.pop(tenant_id, None)
 
-    def export(self, tenant_id: str | None = None) -> dict[str, Any]:
-        """A JSON-ready deep copy of the state (all tenants, or one)."""
+    def snapshot(self, tenant_id: str | None = None) -> bytes:
+        """The state (all tenants, or one) as UTF-8 JSON, consistent as of one instant: rendered under the lock in one
+        pass over the live records (no copy first), which takes a few tens of milliseconds at 10 000 workspaces."""
         with self.lock:
             chosen = self.tenants if tenant_id is None else {tenant_id: self.tenants.get(tenant_id, Tenant())}
-            return {
-                "format": STATE_FORMAT,
-                "seq": self._seq,
-                "tenants": {tid: _exported(tenant) for tid, tenant in chosen.items()},
-            }
+            document = {"format": STATE_FORMAT, "seq": self._seq, "tenants": chosen}
+            try:
+                return orjson.dumps(document, default=_plain, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+            except TypeError:  # what orjson refuses (integers beyond 64 bits) the standard library renders
+                return json.dumps(document, default=_plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def restore(self, state: dict[str, Any], tenant_id: str | None = None) -> None:
-        """Replace the state (or one tenant's) by an export; the result exports to the same JSON."""
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(f"unsupported state format {state.get('format')!r} (expected {STATE_FORMAT})")
-        tenants = {tid: _tenant_from(data) for tid, data in state.get("tenants", {}).items()}
+    def export(self, tenant_id: str | None = None) -> dict[str, Any]:
+        """A JSON-ready copy of the state (all tenants, or one), sharing nothing with the live records."""
+        exported: dict[str, Any] = json.loads(self.snapshot(tenant_id))
+        return exported
+
+    def restore(self, state: Any, tenant_id: str | None = None) -> None:
+        """Replace the state (or one tenant's) by an export; the result exports to the same JSON. StateFormatError,
+        with nothing changed, when `state` is not one."""
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            found = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise StateFormatError(f"state format {found!r} is not the format this mockfabric reads ({STATE_FORMAT})")
+        try:
+            tenants = {tid: _tenant_from(data) for tid, data in state.get("tenants", {}).items()}
+            seq = int(state.get("seq", 0))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise StateFormatError(f"not a mockfabric state ({type(exc).__name__}: {exc})") from None
         with self.lock:
             if tenant_id is None:
                 self.tenants = tenants
             else:
                 self.tenants[tenant_id] = tenants.get(tenant_id, Tenant())
-            self._seq = max(self._seq, int(state.get("seq", 0)))
+            self._seq = max(self._seq, seq)
 
 
-def _exported(tenant: Tenant) -> dict[str, Any]:
-    """The tenant as JSON-ready data, without the name indexes (they are rebuilt from the records on restore)."""
-    data = copy.deepcopy(asdict(tenant))
-    data.pop("workspace_names", None)
-    for workspace in data["workspaces"].values():
-        workspace.pop("model_names", None)
-    return data
+def _plain(item: Any) -> dict[str, Any]:
+    """The exported shape of each bookkeeping object; the name indexes are derived, so they are left out (rebuilt
+    from the records on restore)."""
+    if isinstance(item, Entry):
+        return {
+            "record": item.record,
+            "pending": item.pending,
+            "previous": item.previous,
+            "versions": item.versions,
+            "created_seq": item.created_seq,
+        }
+    if isinstance(item, WorkspaceState):
+        return {
+            "entry": item.entry,
+            "endpoints": item.endpoints,
+            "models": item.models,
+            "instances": item.instances,
+            "pending": item.pending,
+        }
+    if isinstance(item, Tenant):
+        return {"workspaces": item.workspaces}
+    if isinstance(item, Pending):
+        return {"target": item.target, "policy": item.policy, "due": item.due, "polls_left": item.polls_left}
+    raise TypeError(f"{type(item).__name__} is not part of a state")
 
 
 def _entry_from(data: dict[str, Any]) -> Entry:

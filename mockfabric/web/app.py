@@ -31,7 +31,7 @@ from ..identities import load_identities
 from ..ids import IdFactory
 from ..pacing import ENVIRON_KEY as PACER_KEY
 from ..pacing import Handover, Writer
-from ..persistence import StateSaver, load_state
+from ..persistence import StateSaver, check_writable, load_state, state_target
 from . import control
 from . import invocations as invocation_view
 from .auth import Authenticator, Presented, lowered_headers
@@ -94,8 +94,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     emulator = Emulator(settings, contract, build_fabric(settings, contract, clock, store), os.getpid())
     if settings.state_file:
         path = Path(settings.state_file)
-        load_state(path, emulator.fabric.store)  # raises StateFileError: better no start than a silent empty state
-        emulator.saver = StateSaver(path, emulator.fabric.store)
+        check_writable(state_target(path))  # StateFileError: better no start than a server that cannot save
+        load_state(path, emulator.fabric.store)  # StateFileError: better no start than a silent empty state
+        saver = emulator.saver = StateSaver(path, emulator.fabric.store)
+        emulator.fabric.saving = lambda: saver.status().as_dict()
     app = Flask("mockfabric")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["mockfabric"] = emulator
@@ -172,7 +174,7 @@ def _view(
         call = parse_call(operation, current, path_values, caller)
         with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = handler(fabric, call)
-            payload = result if isinstance(result, Invocation) or result is None else to_json(result)
+            payload = result if isinstance(result, Invocation | bytes) or result is None else to_json(result)
         if isinstance(payload, Invocation):
             chunk_check = _chunk_check() if emulator.settings.validate_responses else None
             response = invocation_view.render(payload, fabric.clock, fault, chunk_check, _paced_by(current.environ))

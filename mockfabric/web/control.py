@@ -9,6 +9,7 @@ from ..clock import iso_millis
 from ..config import Progression
 from ..domain.completions import Scripted
 from ..domain.fabric import Call, Fabric
+from ..domain.store import StateFormatError
 from ..errors import ResourceNotFound, ValidationFailed
 
 
@@ -16,7 +17,13 @@ def health(fabric: Fabric, call: Call) -> dict[str, Any]:
     from .. import __version__
     from ..contracts import public_contract
 
-    return {"status": "ready", "operations": len(public_contract().operations), "version": __version__}
+    answer: dict[str, Any] = {"status": "ready", "operations": len(public_contract().operations), "version": __version__}
+    saving = fabric.saving()
+    if saving is not None:
+        answer["persistence"] = saving
+        if saving["state"] != "ok":
+            answer["status"] = "degraded"
+    return answer
 
 
 def reset(fabric: Fabric, call: Call) -> dict[str, Any]:
@@ -81,16 +88,16 @@ def force_status(fabric: Fabric, call: Call) -> dict[str, Any]:
     raise ResourceNotFound(f"{body['kind']} {body['id']} does not exist for tenant {body['tenant']}")
 
 
-def export_state(fabric: Fabric, call: Call) -> dict[str, Any]:
-    return fabric.store.export(call.query.get("tenant"))
+def export_state(fabric: Fabric, call: Call) -> bytes:
+    return fabric.store.snapshot(call.query.get("tenant"))  # rendered once, in one pass under the lock
 
 
 def import_state(fabric: Fabric, call: Call) -> dict[str, Any]:
     tenant = call.query.get("tenant")
     try:
         fabric.store.restore(call.body, tenant)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValidationFailed(f"body: not a state export this emulator can load ({type(exc).__name__}: {exc})") from None
+    except StateFormatError as exc:
+        raise ValidationFailed(f"body: not a state export this emulator can load: {exc}") from None
     return {"tenant": tenant}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -60,21 +61,29 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        ("{not json", "is not valid JSON"),
-        ('{"format": 7, "tenants": {}}', "has format 7"),
-        ("[1, 2]", "has format 'list'"),
-        ('{"format": 1, "tenants": {"t": {"workspaces": {"w": {}}}}}', "does not hold a mockfabric state"),
+        (b"{not json", "is not valid JSON"),
+        (b'{"format": 7, "tenants": {}}', "state format 7 is not the format"),
+        (b"[1, 2]", "holds a JSON list, not a mockfabric state"),
+        (b'{"format": 1, "tenants": {"t": {"workspaces": {"w": {}}}}}', "not a mockfabric state (KeyError"),
+        (b'{"format": 1, "seq": Infinity, "tenants": {}}', "is not valid JSON (Infinity is not valid JSON"),
+        (b'{"format": 1, "seq": 1e999, "tenants": {}}', "is not valid JSON (number 1e999 is out of range"),
+        (b'{"format": 1, "seq": "many", "tenants": {}}', "not a mockfabric state (ValueError"),
+        (b'{"format": 1, "tenants": {"t": "\xff\xfe"}}', "is not UTF-8 text (byte 32)"),
+        (bytes(range(256)), "is not UTF-8 text (byte 128)"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (rb'{"format": 1, "tenants": {"t\ud800": {"workspaces": {}}}}', r"the text at tenants.'t\ud800' is not valid Unicode"),
     ],
 )
-def test_unusable_state_files_stop_the_start(tmp_path: Path, content: str, needle: str) -> None:
+def test_unusable_state_files_stop_the_start(tmp_path: Path, content: bytes, needle: str) -> None:
     state = tmp_path / "state.json"
-    state.write_text(content)
+    state.write_bytes(content)
     result = subprocess.run(
         [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--state-file", str(state)], capture_output=True, text=True, timeout=60
     )
-    assert result.returncode != 0 and needle in result.stderr and str(state) in result.stderr
-    assert state.read_text() == content  # left as it was for the user to inspect
-    with pytest.raises(StateFileError, match=needle):
+    assert result.returncode != 0 and needle in result.stderr and str(state) in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr  # one line, no traceback
+    assert state.read_bytes() == content  # left as it was for the user to inspect
+    with pytest.raises(StateFileError, match=re.escape(needle)):
         load_state(state, Store())
 
 
@@ -90,8 +99,8 @@ def test_saver_debounces_and_writes_on_close(tmp_path: Path) -> None:
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     target = tmp_path / "s.json"
-    write_atomically(target, {"format": 1, "tenants": {}})
-    write_atomically(target, {"format": 1, "tenants": {"x": {"workspaces": {}}}})
+    write_atomically(target, b'{"format": 1, "tenants": {}}')
+    write_atomically(target, b'{"format": 1, "tenants": {"x": {"workspaces": {}}}}')
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
 
 
@@ -127,3 +136,92 @@ def test_kill_9_at_any_moment_never_leaves_a_torn_file(tmp_path: Path) -> None:
         if state.exists():  # a kill before the first save leaves no file; any file there must load whole
             assert load_state(state, Store())
     assert state.exists() and json.loads(state.read_text())["tenants"]["persist-project"]["workspaces"]
+
+
+def one_line_refusal(*args: str) -> str:
+    """Run `mockfabric serve` expecting it to refuse to start; the refusal's single stderr line."""
+    result = subprocess.run([sys.executable, "-m", "mockfabric", "serve", "--port", "0", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "serving on" not in result.stdout, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_a_state_file_in_a_missing_folder_stops_the_start(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "s.json"
+    assert "does not exist or is not a folder" in one_line_refusal("--state-file", str(missing))
+    (tmp_path / "a-file").write_text("")
+    assert "is not a folder" in one_line_refusal("--state-file", str(tmp_path / "a-file" / "s.json"))
+
+
+def test_a_symlinked_state_file_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target, link = tmp_path / "real" / "state.json", tmp_path / "state.json"
+    link.symlink_to(target)
+    store = Store()
+    saver = StateSaver(link, store)
+    store.tenant("linked")
+    saver.close()
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert "linked" in json.loads(target.read_text())["tenants"]
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["state.json"]
+
+
+def block(path: Path) -> None:
+    """Make saving to `path` fail: a non-empty folder where the file must go (works as root, unlike chmod)."""
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    (path / "blocker").write_text("")
+
+
+def unblock(path: Path) -> None:
+    (path / "blocker").unlink()
+    path.rmdir()
+
+
+def test_a_failing_save_is_retried_reported_logged_once_and_recovers(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state, store = tmp_path / "s.json", Store()
+    saver = StateSaver(state, store)
+    try:
+        block(state)
+        store.tenant("kept-through-failures")
+        for _ in range(3):
+            with pytest.raises(StateFileError, match="cannot save it"):
+                saver.save_now()
+        status = saver.status()
+        assert status.state == "failing" and status.failures >= 3 and status.last_error
+        assert len([r for r in caplog.records if "saving failed" in r.getMessage()]) == 1  # once per streak
+        saves = status.saves
+        unblock(state)
+        assert saver.wait_for_save(saves, timeout=15), "the saver stopped retrying"
+        assert saver.status().state == "ok" and saver.status().failures == 0
+        assert "kept-through-failures" in json.loads(state.read_text())["tenants"]
+        block(state)  # a second streak is logged again
+        saver.changed()
+        with pytest.raises(StateFileError):
+            saver.save_now()
+        assert len([r for r in caplog.records if "saving failed" in r.getMessage()]) == 2
+        unblock(state)
+    finally:
+        saver.close()
+
+
+def test_serve_reports_failing_saves_as_degraded_and_a_failed_final_save_exits_non_zero(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with serve(state) as (process, url):
+        assert requests.post(f"{url}/v1/workspaces", json={"name": "before"}, headers=HEADERS, timeout=10).status_code == 200
+        health = requests.get(f"{url}/_mockfabric/health", timeout=10).json()
+        assert health["status"] == "ready" and health["persistence"]["path"] == str(state)
+        block(state)
+        assert requests.post(f"{url}/v1/workspaces", json={"name": "during"}, headers=HEADERS, timeout=10).status_code == 200
+        deadline = time.monotonic() + 10
+        while (health := requests.get(f"{url}/_mockfabric/health", timeout=10).json())["status"] != "degraded":
+            assert time.monotonic() < deadline, health
+        assert health["persistence"]["state"] == "failing" and health["persistence"]["last_error"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 1
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        assert "cannot save it" in stderr and "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()  # the streak logged once while serving, then the one-line refusal at exit
+    assert len(lines) == 2 and "saving failed" in lines[0] and lines[1].startswith("mockfabric: ") and "are lost" in lines[1], lines

@@ -1,0 +1,72 @@
+"""Text that enters the emulator is valid Unicode, or it is refused at the boundary.
+
+JSON can spell a lone UTF-16 surrogate (`"\\ud800"`), which Python decodes into a `str` that no UTF-8 encoder accepts:
+stored, it would make every later rendering, export and save of that state fail. Raw UTF-8 input cannot carry one
+(the strict codec refuses it), so only JSON `\\u` escapes need looking at, and a document without any is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
+
+
+def decode_json(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers that overflow to infinity are refused (ValueError), as JSON itself does;
+    RecursionError for nesting deeper than the interpreter can follow."""
+    return _DECODER.decode(text)
+
+
+def may_hold_surrogates(raw: bytes) -> bool:
+    """False when the JSON text `raw` cannot decode to a lone surrogate (it spells no \\uD800-\\uDFFF escape)."""
+    return _SURROGATE_ESCAPE.search(raw) is not None
+
+
+def is_valid_text(text: str) -> bool:
+    """True when `text` encodes to UTF-8, i.e. holds no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def first_invalid_text(value: Any, where: str = "") -> str | None:
+    """The location (`messages[0].content`, `tags.<key>`) of the first string, key or value, inside the decoded JSON
+    `value` that is not valid Unicode; None when every string is valid. Walks without recursion, so depth is no risk."""
+    pending: list[tuple[str, Any]] = [(where, value)]
+    while pending:
+        location, item = pending.pop()
+        if isinstance(item, str):
+            if not is_valid_text(item):
+                return location
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not is_valid_text(key):
+                    return _join(location, ascii(key))
+                pending.append((_join(location, key), child))
+        elif isinstance(item, list):
+            pending.extend((f"{location}[{index}]", child) for index, child in enumerate(item))
+    return None
+
+
+def _join(location: str, key: str) -> str:
+    return f"{location}.{key}" if location else key
