@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import iso_millis
+from ..text import first_invalid_text, may_hold_surrogates
 
 REDACTED = "***"
 SECRET_HEADERS = {"authorization", "x-auth-token", "x-security-token", "x-mockfabric-control-token", "cookie"}
@@ -45,10 +46,7 @@ class JournalEntry:
     seq: int = 0
 
     def render(self) -> dict[str, Any]:
-        try:
-            body: Any = json.loads(self.body) if self.body else None
-        except (ValueError, RecursionError):
-            body = self.body.decode("utf-8", errors="replace")
+        body = _readable(self.body)
         return {
             "seq": self.seq,
             "time": iso_millis(self.at),
@@ -63,6 +61,19 @@ class JournalEntry:
             "headers": redact({_title(k): v for k, v in self.headers}),
             "body": body,
         }
+
+
+def _readable(raw: bytes) -> Any:
+    """The body as JSON when it is JSON of valid Unicode, else as text (a refused body may be anything)."""
+    if not raw:
+        return None
+    try:
+        body: Any = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw.decode("utf-8", errors="replace")
+    if may_hold_surrogates(raw) and first_invalid_text(body) is not None:
+        return raw.decode("utf-8", errors="replace")  # the escapes stay as written: readable, and valid text
+    return body
 
 
 def _title(name: str) -> str:

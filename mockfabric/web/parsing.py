@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import Request
 from ..contracts import Operation, Parameter
 from ..domain.fabric import Call, Caller
 from ..errors import MalformedRequest, ValidationFailed
+from ..text import decode_json, first_invalid_text, may_hold_surrogates
 from .front import request_body, request_headers
 
 INTEGER = re.compile(r"^-?\d{1,18}$")
@@ -54,13 +54,6 @@ def _parameters(operation: Operation, request: Request, path_values: dict[str, s
     return path, query
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads with options builds one per call
-
-
 def _body(operation: Operation, request: Request) -> Any:
     raw = request_body(request.environ)  # read even when unused: auth and the journal share it
     if operation.body_check is None:
@@ -73,9 +66,13 @@ def _body(operation: Operation, request: Request) -> Any:
     if mimetype != "application/json":
         raise MalformedRequest(f"Content-Type must be application/json, not {mimetype or 'absent'!r}")
     try:
-        body = _DECODER.decode(raw.decode("utf-8"))
+        body = decode_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedRequest(f"failed to read http request, please check your input: body is not valid JSON ({exc})"[:300]) from None
+    if may_hold_surrogates(raw):
+        invalid = first_invalid_text(body, "body")
+        if invalid is not None:
+            raise ValidationFailed(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
     problem = operation.body_check.problem(body)
     if problem is not None:
         raise ValidationFailed(str(problem))
