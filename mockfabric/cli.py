@@ -49,6 +49,12 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="keep the state in this JSON file: loaded at start, saved atomically after changes and at exit",
     )
     serve.add_argument(
+        "--journal-bytes",
+        dest="journal_bytes",
+        type=int,
+        help="memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
+    )
+    serve.add_argument(
         "--shutdown-timeout", dest="shutdown_timeout", type=float, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
     )
 

@@ -60,6 +60,7 @@ class Settings:
     completion_mode: str = "generate"
     state_file: str | None = None
     credentials: str | None = None
+    journal_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -76,6 +77,8 @@ class Settings:
             )
         if self.completion_mode not in COMPLETION_MODES:
             raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
+        if self.journal_bytes < 64 * 1024:
+            raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
         if self.ttft_ms < 0 or self.itl_ms < 0:
             raise ConfigError("ttft-ms and itl-ms must not be negative")
         if not is_loopback(self.host) and not self.control_token:
@@ -155,6 +158,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "completion_mode": str,
     "state_file": str,
     "credentials": str,
+    "journal_bytes": _int,
 }
 
 

@@ -12,7 +12,7 @@ from ..ids import IdFactory
 from .catalog import Catalog
 from .completions import Scripts
 from .faults import Faults
-from .journal import Journal
+from .journal import DEFAULT_BUDGET_BYTES, Journal
 from .lifecycle import Lifecycle
 from .store import Entry, Store, WorkspaceState
 
@@ -58,6 +58,7 @@ class Fabric:
         completion_mode: str = "generate",
         ttft_ms: int = 0,
         itl_ms: int = 0,
+        journal_bytes: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -70,7 +71,7 @@ class Fabric:
         self.timings: dict[tuple[str, str], tuple[int, int]] = {}  # per (tenant, instance): (ttft_ms, itl_ms)
         self.scripts = Scripts()
         self.faults = Faults(seed)
-        self.journal = Journal()
+        self.journal = Journal(journal_bytes)
         self.saving: Callable[[], dict[str, Any] | None] = lambda: None  # how state-file saves go, if there is one
 
     def reseed(self, seed: int | None) -> None:

@@ -1,36 +1,62 @@
-"""The request journal: what clients sent and what they got, with credentials redacted, newest last, bounded."""
+"""The request journal: what clients sent and what they got, newest last, bounded in entries and in bytes.
+
+What must hold:
+- Memory is bounded by `budget_bytes` (plus one entry): each entry keeps at most VALUE_LIMIT characters of its path,
+  query and each header value, HEADERS_LIMIT characters of headers in all, and BODY_LIMIT bytes of body, each cut
+  marked as such; the oldest entries are dropped past the budget or MAX_ENTRIES.
+- Nothing it keeps refers to the request's own (possibly huge) strings or buffers: what is kept is a copy of the cut.
+- Credentials are redacted when an entry is rendered (`redaction.py`), so nothing secret is ever answered.
+- Reading pages: one answer holds at most PAGE_ENTRIES entries and about PAGE_BYTES of them; `next_since_seq` says
+  where the next page starts.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..clock import iso_millis
+from ..redaction import redact_headers
 from ..text import first_invalid_text, may_hold_surrogates
 
-REDACTED = "***"
-SECRET_HEADERS = {"authorization", "x-auth-token", "x-security-token", "x-mockfabric-control-token", "cookie"}
-MAX_ENTRIES = 10_000  # the oldest entries are dropped beyond this, so a long-running server does not grow without bound
+MAX_ENTRIES = 10_000
+DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024
+VALUE_LIMIT = 2048  # characters of the path, the query and each header value
+HEADERS_LIMIT = 16 * 1024  # characters of all header names and values of one entry
+BODY_LIMIT = 64 * 1024  # bytes of body
+ENTRY_OVERHEAD = 256  # the fixed fields, counted so that many tiny entries are bounded too
+PAGE_ENTRIES = 1000
+PAGE_BYTES = 4 * 1024 * 1024
 
 
-def redact(headers: Mapping[str, str]) -> dict[str, str]:
-    cleaned = {}
-    for name, value in headers.items():
-        if name.lower() in SECRET_HEADERS:
-            # keep the scheme and the AK of a signature: useful to debug, not a secret
-            cleaned[name] = value.split(", Signature=")[0] + ", Signature=***" if value.startswith("SDK-HMAC") else REDACTED
-        else:
-            cleaned[name] = value
-    return cleaned
+def _clip(text: str, limit: int = VALUE_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...[truncated: {len(text)} characters in all]"
+
+
+def _clip_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    kept: list[tuple[str, str]] = []
+    used, dropped = 0, 0
+    for name, value in headers:
+        name, value = _clip(name, 256), _clip(value)
+        if used + len(name) + len(value) > HEADERS_LIMIT:
+            dropped += 1
+            continue
+        used += len(name) + len(value)
+        kept.append((name, value))
+    if dropped:
+        kept.append(("x-mockfabric-truncated", f"{dropped} more headers not kept"))
+    return kept
 
 
 @dataclass(slots=True)
 class JournalEntry:
-    """What one request was, captured cheaply while serving; rendered (redacted, decoded) only when read."""
+    """What one request was, captured cheaply while serving and cut to the limits; rendered only when read."""
 
     at: float
     request_id: str
@@ -38,15 +64,50 @@ class JournalEntry:
     operation: str | None
     method: str
     path: str
-    query: bytes
+    query: str
     status: int
     fault: str | None
     headers: list[tuple[str, str]]
     body: bytes
+    body_size: int
     seq: int = 0
+    size: int = 0
+
+    @classmethod
+    def capture(
+        cls,
+        *,
+        at: float,
+        request_id: str,
+        tenant: str | None,
+        operation: str | None,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        fault: str | None,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+    ) -> JournalEntry:
+        kept_headers = _clip_headers(headers)
+        entry = cls(
+            at=at,
+            request_id=request_id,
+            tenant=tenant,
+            operation=operation,
+            method=_clip(method, 32),
+            path=_clip(path),
+            query=_clip(query),
+            status=status,
+            fault=fault,
+            headers=kept_headers,
+            body=bytes(body[:BODY_LIMIT]),
+            body_size=len(body),
+        )
+        entry.size = ENTRY_OVERHEAD + len(entry.path) + len(entry.query) + len(entry.body) + sum(len(n) + len(v) for n, v in kept_headers)
+        return entry
 
     def render(self) -> dict[str, Any]:
-        body = _readable(self.body)
         return {
             "seq": self.seq,
             "time": iso_millis(self.at),
@@ -55,25 +116,27 @@ class JournalEntry:
             "operation": self.operation,
             "method": self.method,
             "path": self.path,
-            "query": self.query.decode("latin-1"),
+            "query": self.query,
             "status": self.status,
             "fault": self.fault,
-            "headers": redact({_title(k): v for k, v in self.headers}),
-            "body": body,
+            "headers": redact_headers((_title(k), v) for k, v in self.headers),
+            "body": self._readable_body(),
         }
 
-
-def _readable(raw: bytes) -> Any:
-    """The body as JSON when it is JSON of valid Unicode, else as text (a refused body may be anything)."""
-    if not raw:
-        return None
-    try:
-        body: Any = json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw.decode("utf-8", errors="replace")
-    if may_hold_surrogates(raw) and first_invalid_text(body) is not None:
-        return raw.decode("utf-8", errors="replace")  # the escapes stay as written: readable, and valid text
-    return body
+    def _readable_body(self) -> Any:
+        """JSON when the body is JSON of valid Unicode; else text (a refused body may be anything), marked if cut."""
+        raw = self.body
+        if not raw:
+            return None
+        if self.body_size > len(raw):
+            return f"{raw.decode('utf-8', errors='replace')}...[truncated: {self.body_size} bytes in all]"
+        try:
+            body: Any = json.loads(raw)
+        except (ValueError, RecursionError):
+            return raw.decode("utf-8", errors="replace")
+        if may_hold_surrogates(raw) and first_invalid_text(body) is not None:
+            return raw.decode("utf-8", errors="replace")  # the escapes stay as written: readable, and valid text
+        return body
 
 
 def _title(name: str) -> str:
@@ -81,18 +144,30 @@ def _title(name: str) -> str:
 
 
 class Journal:
-    def __init__(self, limit: int = MAX_ENTRIES) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=limit)
+    def __init__(self, budget_bytes: int = DEFAULT_BUDGET_BYTES, limit: int = MAX_ENTRIES) -> None:
+        self._entries: deque[JournalEntry] = deque()
         self._lock = threading.Lock()
         self._seq = 0
+        self._bytes = 0
+        self._budget, self._limit = budget_bytes, limit
+
+    @property
+    def bytes_kept(self) -> int:
+        with self._lock:
+            return self._bytes
 
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self._seq += 1
             entry.seq = self._seq
             self._entries.append(entry)
+            self._bytes += entry.size
+            while len(self._entries) > 1 and (self._bytes > self._budget or len(self._entries) > self._limit):
+                self._bytes -= self._entries.popleft().size
 
-    def entries(self, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def page(self, filters: Mapping[str, Any]) -> dict[str, Any]:
+        """The matching entries after `since_seq` (the newest `limit` of them, if given), oldest first, one page:
+        `total` counts them all, `requests` holds the page, `next_since_seq` continues (None on the last page)."""
         with self._lock:
             chosen = list(self._entries)
         for name in ("tenant", "operation", "method", "status"):
@@ -102,8 +177,21 @@ class Journal:
             chosen = [e for e in chosen if filters["path_contains"] in e.path]
         if filters.get("since_seq") is not None:
             chosen = [e for e in chosen if e.seq > filters["since_seq"]]
-        limit = filters.get("limit")
-        return [entry.render() for entry in (chosen[-limit:] if limit else chosen)]
+        if filters.get("limit"):
+            chosen = chosen[-filters["limit"] :]
+        page: list[JournalEntry] = []
+        size = 0
+        for entry in chosen[:PAGE_ENTRIES]:
+            if page and size + entry.size > PAGE_BYTES:
+                break
+            page.append(entry)
+            size += entry.size
+        more = len(page) < len(chosen)
+        return {
+            "total": len(chosen),
+            "requests": [entry.render() for entry in page],
+            "next_since_seq": page[-1].seq if more else None,
+        }
 
     def clear(self, tenant: str | None = None) -> int:
         with self._lock:
@@ -111,4 +199,5 @@ class Journal:
             kept = [e for e in self._entries if tenant is not None and e.tenant != tenant]
             self._entries.clear()
             self._entries.extend(kept)
+            self._bytes = sum(e.size for e in kept)
             return before - len(kept)

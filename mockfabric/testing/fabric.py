@@ -170,10 +170,15 @@ class MockFabric:
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The journal of this tenant's requests (credentials redacted), oldest first; filters: operation, method,
-        status, path_contains, since_seq, limit."""
-        query = urllib.parse.urlencode({"tenant": self.tenant, **{k: v for k, v in filters.items() if v is not None}})
-        entries: list[dict[str, Any]] = self._control_json("GET", f"requests?{query}")["requests"]
-        return entries
+        status, path_contains, since_seq, limit. Pages through the whole answer."""
+        chosen = {"tenant": self.tenant, **{k: v for k, v in filters.items() if v is not None}}
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self._control_json("GET", f"requests?{urllib.parse.urlencode(chosen)}")
+            entries += page["requests"]
+            if page["next_since_seq"] is None:
+                return entries
+            chosen = {**chosen, "since_seq": page["next_since_seq"]}
 
     def clear_requests(self) -> None:
         self._control("DELETE", f"requests?tenant={self.tenant}")

@@ -84,6 +84,7 @@ def build_fabric(settings: Settings, contract: contracts.Contract, clock: Clock 
         completion_mode=settings.completion_mode,
         ttft_ms=settings.ttft_ms,
         itl_ms=settings.itl_ms,
+        journal_bytes=settings.journal_bytes,
     )
 
 

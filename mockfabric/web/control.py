@@ -122,8 +122,7 @@ def clear_faults(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 
 def list_requests(fabric: Fabric, call: Call) -> dict[str, Any]:
-    entries = fabric.journal.entries(call.query)
-    return {"total": len(entries), "requests": entries}
+    return fabric.journal.page(call.query)
 
 
 def clear_requests(fabric: Fabric, call: Call) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from .errors import MAX_BODY, json_error
 
 EXCHANGE = "mockfabric.exchange"
 CONTROL_PREFIX = "/_mockfabric/"
-JOURNAL_BODY_LIMIT = 65536  # request bodies larger than this are journaled truncated
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -127,17 +126,17 @@ class Front:
             except (BodyTooLarge, MalformedRequest):
                 exchange.body = b""
         self._fabric.journal.record(
-            JournalEntry(
+            JournalEntry.capture(
                 at=self._fabric.now(),
                 request_id=exchange.request_id,
                 tenant=exchange.tenant,
                 operation=exchange.operation,
                 method=environ["REQUEST_METHOD"],
                 path=_decoded(environ.get("PATH_INFO", "")),
-                query=environ.get("QUERY_STRING", "").encode("latin-1"),
+                query=environ.get("QUERY_STRING", ""),
                 status=status,
                 fault=exchange.fault,
                 headers=request_headers(environ),
-                body=(exchange.body or b"")[:JOURNAL_BODY_LIMIT],
+                body=exchange.body or b"",
             )
         )
