@@ -26,6 +26,7 @@ import hypothesis.errors
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
+from ..redaction import redact_text
 from .streams import chunk_rule_problems, parse_sse
 from .targets import NAME_PREFIX, Target
 
@@ -60,6 +61,11 @@ class Finding:
     actual: Any = None
     schema_path: list[Any] | None = None
     occurrences: int = 1
+
+    def __post_init__(self) -> None:
+        # what a check says may quote the request (a curl line, headers): no credential goes into a report
+        self.message = redact_text(self.message)
+        self.title = redact_text(self.title)
 
     @property
     def key(self) -> str:

@@ -143,3 +143,11 @@ def test_the_control_token_never_reaches_the_journal_through_public_requests() -
     client.get("/v1/workspaces", headers={**HEADERS, "X-Mockfabric-Control-Token": "control-secret-123"})
     answer = client.get("/_mockfabric/requests", headers={"X-Mockfabric-Control-Token": "control-secret-123"})
     assert answer.status_code == 200 and "control-secret-123" not in answer.get_data(as_text=True)
+
+
+def test_report_findings_lose_credentials_quoted_by_a_check() -> None:
+    from mockfabric.testing.harness import Finding
+
+    message = f"Reproduce with: curl -X GET -H 'X-Auth-Token: {SIGNATURE}' -H 'X-Project-Id: p1' http://127.0.0.1/v1/workspaces"
+    finding = Finding("ListWorkspaces", "status_code_conformance", "Undocumented status", message, "positive", 418, {})
+    assert SIGNATURE not in finding.message and "X-Project-Id: p1" in finding.message
