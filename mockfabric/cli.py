@@ -7,7 +7,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 
-from .config import AUTH_MODES, COMPLETION_MODES, ConfigError, load_settings, parse_bool, parse_lifecycle
+from .config import AUTH_MODES, COMPLETION_MODES, ConfigError, load_settings, parse_bool, parse_hosts, parse_lifecycle
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,6 +47,13 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--state-file",
         dest="state_file",
         help="keep the state in this JSON file: loaded at start, saved atomically after changes and at exit",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        dest="allowed_hosts",
+        type=parse_hosts,
+        help="Host names served besides loopback ones, comma-separated (e.g. fabric.test), or * for any; "
+        "guards against DNS rebinding (default: loopback names only, any host when a control token is set)",
     )
     serve.add_argument(
         "--journal-bytes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance")
 COMPLETION_MODES = ("generate", "echo")
+HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]{1,253})$")
 
 
 class ConfigError(ValueError):
@@ -61,6 +63,7 @@ class Settings:
     state_file: str | None = None
     credentials: str | None = None
     journal_bytes: int = 32 * 1024 * 1024
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -133,6 +136,15 @@ def parse_lifecycle(text: str) -> dict[str, Progression]:
     return result
 
 
+def parse_hosts(text: str) -> tuple[str, ...]:
+    """`fabric.test,api.local` -> the host names (without ports) the emulator answers besides loopback; `*` = any."""
+    hosts = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [host for host in hosts if host != "*" and not HOST_NAME.match(host)]
+    if bad:
+        raise ConfigError(f"allowed hosts must be host names, IP addresses or *, not {', '.join(map(repr, bad))}")
+    return hosts
+
+
 def _int(text: str) -> int:
     return int(text)
 
@@ -159,6 +171,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "state_file": str,
     "credentials": str,
     "journal_bytes": _int,
+    "allowed_hosts": parse_hosts,
 }
 
 

@@ -88,6 +88,13 @@ class SignatureRejected(Unauthorized):
     error_code = "APIG.0301"
 
 
+class ForbiddenRequest(ApiError):
+    """Refused before routing: a foreign Host (DNS rebinding), a cross-site control call. The emulator's own code."""
+
+    status = 403
+    error_code = "common.01000403"
+
+
 class RouteNotFound(ApiError):
     status = 404
 

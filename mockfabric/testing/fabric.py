@@ -42,6 +42,8 @@ class MockFabric:
     def __init__(self, *, clock: str = "manual", tenant: str | None = None, **settings: Any) -> None:
         if clock not in ("manual", "system"):
             raise ValueError("clock must be 'manual' or 'system'")
+        if settings.get("auth") == "strict" and not settings.get("control_token"):
+            settings["control_token"] = secrets.token_urlsafe(24)  # strict mode closes the control API: this handle holds the key
         self.settings = Settings(**settings)
         self.tenant = tenant or new_tenant()
         self._clock_kind = clock

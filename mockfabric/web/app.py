@@ -38,6 +38,7 @@ from .auth import Authenticator, Presented, lowered_headers
 from .encoding import to_json
 from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, request_body, request_headers
+from .guard import Guard
 from .parsing import parse_call
 
 log = logging.getLogger("mockfabric")
@@ -109,13 +110,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     for operation in contract.operations.values():
         if operation.operation_id in HANDLERS:
             _route(app, emulator, operation, HANDLERS[operation.operation_id], public, faults=True)
-    control_caller = partial(_control_caller, emulator)
+    control_caller = partial(_control_caller, emulator, public)
     for operation in contracts.control_contract().operations.values():
         _route(app, emulator, operation, control.OPERATIONS[operation.operation_id], control_caller, faults=False)
     app.register_error_handler(ApiError, json_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)
-    app.wsgi_app = Front(app.wsgi_app, emulator.fabric, lambda: emulator.saver, emulator.pid)  # type: ignore[method-assign]
+    guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)
+    app.wsgi_app = Front(app.wsgi_app, emulator.fabric, lambda: emulator.saver, emulator.pid, guard)  # type: ignore[method-assign]
     return app
 
 
@@ -138,12 +140,15 @@ def _public_caller(authenticator: Authenticator) -> Caller:
     return authenticator.caller(presented, _base_url(environ))
 
 
-def _control_caller(emulator: Emulator) -> Caller:
+def _control_caller(emulator: Emulator, public_caller: Callable[[], Caller]) -> Caller:
+    """The control token when one is set; else, under --auth strict, a credential that strict mode verifies."""
     token = emulator.settings.control_token
     if token is not None:
         presented = request.headers.get(CONTROL_TOKEN_HEADER, "")
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise Unauthorized(f"the control API needs the control token in {CONTROL_TOKEN_HEADER}")
+    elif emulator.settings.auth == "strict":
+        public_caller()  # Unauthorized unless a configured token or a verifying signature is presented
     return Caller(tenant="_control", base_url=_base_url(request.environ))
 
 

@@ -18,9 +18,9 @@ from ..domain.journal import JournalEntry
 from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable
 from ..persistence import StateSaver
 from .errors import MAX_BODY, json_error
+from .guard import CONTROL_PREFIX, Guard
 
 EXCHANGE = "mockfabric.exchange"
-CONTROL_PREFIX = "/_mockfabric/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -89,8 +89,8 @@ def _decoded(path: str) -> str:
 class Front:
     """Wraps `app.wsgi_app`: the Flask app still routes and renders; this adds what every answer shares."""
 
-    def __init__(self, app: WsgiApp, fabric: Fabric, saver: Callable[[], StateSaver | None], pid: int) -> None:
-        self._app, self._fabric, self._saver, self._pid = app, fabric, saver, pid
+    def __init__(self, app: WsgiApp, fabric: Fabric, saver: Callable[[], StateSaver | None], pid: int, guard: Guard) -> None:
+        self._app, self._fabric, self._saver, self._pid, self._guard = app, fabric, saver, pid, guard
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         exchange = environ[EXCHANGE] = Exchange(os.urandom(16).hex())
@@ -102,7 +102,13 @@ class Front:
             statuses.append(status)
             return start_response(status, headers, exc_info)
 
-        body = self._app(environ, respond) if os.getpid() == self._pid else self._refuse_split_state(environ, respond)
+        refusal = self._guard.refusal(environ)
+        if os.getpid() != self._pid:
+            body = self._refuse_split_state(environ, respond)
+        elif refusal is not None:
+            body = json_error(refusal)(environ, respond)
+        else:
+            body = self._app(environ, respond)
         status = int(statuses[-1][:3]) if statuses else 500
         saver = self._saver()
         if saver is not None and environ["REQUEST_METHOD"] != "GET" and status < 400:

@@ -13,7 +13,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockfabric import MockFabric
+from mockfabric import MockFabric, create_app
+from mockfabric.clock import ManualClock
+from mockfabric.config import Settings
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 
 from .signed import Signed, sign
@@ -223,3 +225,14 @@ class TestPayloadHashHeader:
 def list_names(handle: MockFabric) -> list[str]:
     listed = send(sign(handle.base_url, "GET", "/v1/workspaces", query=[("limit", 100)]))
     return [workspace["name"] for workspace in listed.json()["workspaces"]]
+
+
+def test_strict_auth_covers_the_control_api(credentials_file: Path) -> None:
+    app = create_app(Settings(auth="strict", credentials=str(credentials_file)), clock=ManualClock())
+    client = app.test_client()
+    assert client.post("/_mockfabric/reset", json={}).status_code == 401
+    assert client.post("/_mockfabric/reset", json={}, headers={"X-Auth-Token": "unknown"}).status_code == 401
+    assert client.post("/_mockfabric/reset", json={}, headers={"X-Auth-Token": "mockfabric-test-token"}).status_code == 200
+    with MockFabric(auth="strict", credentials=str(credentials_file)) as fabric:  # the handle holds a control token of its own
+        assert fabric.settings.control_token and fabric.health()["status"] == "ready"
+        fabric.reset()
