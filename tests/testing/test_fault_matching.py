@@ -1,0 +1,97 @@
+"""Fault rules are matched without scanning them all: a request looks only at rules that can match its operation
+and tenant; the answer is the same as one ordered list would give, probabilities included."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mockfabric.domain import faults as faults_module
+from mockfabric.domain.faults import FaultRule, Faults
+
+
+def test_rules_of_other_operations_and_tenants_are_not_looked_at(monkeypatch: Any) -> None:
+    faults = Faults(seed=1)
+    for index in range(20_000):
+        faults.add(operation="CreateWorkspace", tenant=f"t{index}", status=500)
+        faults.add(operation="DeleteWorkspace", status=500)
+    looked_at: list[FaultRule] = []
+    original = FaultRule.matches
+
+    def counting(self: FaultRule, *args: Any) -> bool:
+        looked_at.append(self)
+        return original(self, *args)
+
+    monkeypatch.setattr(faults_module.FaultRule, "matches", counting)
+    assert faults.fire("ListWorkspaces", "GET", "/v1/workspaces", "t5") is None
+    assert looked_at == []
+    fired = faults.fire("CreateWorkspace", "POST", "/v1/workspaces", "t5")
+    assert fired is not None and fired.tenant == "t5" and len(looked_at) == 1
+
+
+class ListFaults:
+    """The reference: one list, scanned in order (the rules as documented)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rules: list[FaultRule] = []
+        self.rng = random.Random(seed)
+        self.next = 0
+
+    def add(self, **spec: Any) -> None:
+        self.next += 1
+        self.rules.append(FaultRule(id=f"fault-{self.next}", **spec))
+
+    def fire(self, operation: str, method: str, path: str, tenant: str) -> str | None:
+        for rule in self.rules:
+            if not rule.matches(operation, method, path, tenant):
+                continue
+            if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                continue
+            if rule.times is not None:
+                rule.times -= 1
+                if rule.times <= 0:
+                    self.rules.remove(rule)
+            return rule.id
+        return None
+
+    def clear(self, tenant: str | None) -> None:
+        self.rules = [r for r in self.rules if not (tenant is None or r.tenant == tenant)]
+
+
+OPERATIONS = st.sampled_from([None, "ListWorkspaces", "CreateWorkspace"])
+TENANTS = st.sampled_from([None, "a", "b"])
+RULE = st.fixed_dictionaries(
+    {
+        "operation": OPERATIONS,
+        "tenant": TENANTS,
+        "method": st.sampled_from([None, "GET", "POST"]),
+        "path": st.sampled_from([None, "/v1/.*", "/nothing"]),
+        "probability": st.sampled_from([1.0, 0.5]),
+        "times": st.sampled_from([None, 1, 2]),
+    }
+)
+REQUEST = st.tuples(st.sampled_from(["ListWorkspaces", "CreateWorkspace"]), st.sampled_from(["GET", "POST"]), st.sampled_from(["a", "b"]))
+STEP = st.one_of(
+    st.tuples(st.just("add"), RULE), st.tuples(st.just("fire"), REQUEST), st.tuples(st.just("clear"), st.sampled_from([None, "a"]))
+)
+
+
+@given(steps=st.lists(STEP, max_size=40), seed=st.integers(0, 10))
+def test_buckets_answer_as_one_ordered_list_would(steps: list[tuple[str, Any]], seed: int) -> None:
+    indexed, reference = Faults(seed), ListFaults(seed)
+    for kind, argument in steps:
+        if kind == "add":
+            spec = {k: v for k, v in argument.items() if v is not None}
+            indexed.add(**spec)
+            reference.add(**spec)
+        elif kind == "fire":
+            operation, method, tenant = argument
+            fired = indexed.fire(operation, method, "/v1/workspaces", tenant)
+            assert (fired.id if fired else None) == reference.fire(operation, method, "/v1/workspaces", tenant)
+        else:
+            indexed.clear(tenant=argument)
+            reference.clear(argument)
+        assert [r.id for r in indexed.rules()] == [r.id for r in reference.rules]
