@@ -9,6 +9,22 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
+# The latest instant a clock may reach: timestamps are rendered as ISO dates, which end with year 9999; a year of
+# headroom is left for the due times of lifecycles and tokens computed from `now`.
+LATEST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
+
+
+class ClockLimit(ValueError):
+    """A move that would take the clock backwards or past LATEST_INSTANT; nothing moved."""
+
+
+def _checked_move(now: float, seconds: float) -> float:
+    if seconds < 0:
+        raise ClockLimit("a clock cannot go backwards")
+    if now + seconds > LATEST_INSTANT:
+        raise ClockLimit(f"the clock cannot go past 9999-01-01T00:00:00Z ({LATEST_INSTANT - now:.0f} s from now)")
+    return now + seconds
+
 
 class Clock(Protocol):
     """What the emulator needs of time: the current instant, and how long a wait on it lasts in real time."""
@@ -51,10 +67,8 @@ class ManualClock:
         return 0.0
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a clock cannot go backwards")
         with self._lock:
-            self._now += seconds
+            self._now = _checked_move(self._now, seconds)
             return self._now
 
 
@@ -87,13 +101,12 @@ class ControllableClock:
             return self._frozen_at is not None
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
-            raise ValueError("a clock cannot go backwards")
         with self._lock:
             if self._frozen_at is not None:
-                self._frozen_at += seconds
+                self._frozen_at = _checked_move(self._frozen_at, seconds)
                 return self._frozen_at
-            self._offset += seconds
+            now = self._base.now() + self._offset
+            self._offset += _checked_move(now, seconds) - now
             return self._base.now() + self._offset
 
     def freeze(self) -> float:

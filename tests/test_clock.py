@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -26,3 +27,13 @@ def test_iso_millis_matches_datetime(instant: float) -> None:
 
 def test_iso_millis_format() -> None:
     assert iso_millis(1_685_449_470.401) == "2023-05-30T12:24:30.401Z"
+
+
+def test_no_clock_moves_past_what_timestamps_can_show() -> None:
+    from mockfabric.clock import LATEST_INSTANT, ClockLimit, ControllableClock, ManualClock
+
+    for clock in (ManualClock(start=LATEST_INSTANT - 10), ControllableClock(ManualClock(start=LATEST_INSTANT - 10))):
+        with pytest.raises(ClockLimit, match="past 9999-01-01"):
+            clock.advance(11)
+        assert clock.advance(10) == LATEST_INSTANT  # the limit itself is still a valid instant
+        iso_millis(clock.now())

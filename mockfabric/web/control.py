@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..clock import iso_millis
+from ..clock import ClockLimit, iso_millis
 from ..config import Progression
 from ..domain.completions import Scripted
 from ..domain.fabric import Call, Fabric
@@ -42,18 +42,18 @@ def show_clock(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 
 def move_clock(fabric: Fabric, call: Call) -> dict[str, Any]:
+    """Advance first, then freeze or unfreeze (either order reaches the same instant), so a refused advance changes nothing."""
     clock: Any = fabric.clock
     body = call.body
-    if "frozen" in body:
-        if not hasattr(clock, "freeze"):
-            if not body["frozen"]:
-                raise ValidationFailed("body.frozen: this emulator runs on a manual clock, which only moves when advanced")
-        elif body["frozen"]:
-            clock.freeze()
-        else:
-            clock.unfreeze()
+    if "frozen" in body and not body["frozen"] and not hasattr(clock, "unfreeze"):
+        raise ValidationFailed("body.frozen: this emulator runs on a manual clock, which only moves when advanced")
     if body.get("advance"):
-        clock.advance(body["advance"])
+        try:
+            clock.advance(body["advance"])
+        except ClockLimit as exc:
+            raise ValidationFailed(f"body.advance: {exc}") from None
+    if "frozen" in body and hasattr(clock, "freeze"):
+        clock.freeze() if body["frozen"] else clock.unfreeze()
     return _clock_state(fabric)
 
 

@@ -192,3 +192,17 @@ def test_control_token_is_enforced() -> None:
     assert client.get("/_mockfabric/health", headers={"X-Mockfabric-Control-Token": "wrong"}).status_code == 401
     assert client.get("/_mockfabric/health", headers={"X-Mockfabric-Control-Token": "s3cret"}).status_code == 200
     assert client.get("/v1/workspaces", headers={"X-Auth-Token": "t"}).status_code == 200  # the public API is unaffected
+
+
+def test_an_advance_past_year_9999_is_refused_and_nothing_breaks() -> None:
+    from mockfabric import create_app
+    from mockfabric.clock import LATEST_INSTANT, ManualClock
+    from mockfabric.config import Settings
+
+    app = create_app(Settings(), clock=ManualClock(start=LATEST_INSTANT - 100))
+    client = app.test_client()
+    refused = client.post("/_mockfabric/clock", json={"advance": 315_360_000, "frozen": True})
+    assert refused.status_code == 400 and refused.get_json()["error_msg"].startswith("body.advance: the clock cannot go past 9999")
+    assert client.get("/_mockfabric/clock").status_code == 200
+    created = client.post("/v1/workspaces", json={"name": "late"}, headers={"X-Auth-Token": "late-token"})
+    assert created.status_code == 200 and created.get_json()["id"]
