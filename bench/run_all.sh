@@ -19,3 +19,4 @@ echo "== CRUD: mockfabric vs ceiling vs Prism";  "$PY" crud.py --prism .prism/no
 echo "== streaming";                             ./streaming.sh 50 200 500 | tee results/streaming.txt
 echo "== scale and memory";                      "$PY" scale.py | tee results/scale.txt
 echo "== start-up";                              "$PY" startup.py | tee results/startup.txt
+echo "== kill -9 durability";                    "$PY" durability.py --rounds 10 --workspaces 10000 | tee results/durability.txt
