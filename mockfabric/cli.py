@@ -1,46 +1,106 @@
-"""Command line: `mockfabric serve`."""
+"""Command line: `mockfabric serve | operations | verify | diff`, and `--version`.
+
+What must hold: every bad flag, environment value or file ends the command with exit code 2 and one line on stderr
+naming what was wrong (no traceback, no usage dump); `verify` never reports a run that could not test as a pass.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import secrets
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-from .config import AUTH_MODES, COMPLETION_MODES, ConfigError, load_settings, parse_bool, parse_hosts, parse_lifecycle
+from . import __version__
+from .config import (
+    AUTH_MODES,
+    COMPLETION_MODES,
+    ConfigError,
+    parse_bool,
+    parse_float,
+    parse_hosts,
+    parse_int,
+    parse_lifecycle,
+    serve_settings,
+)
+
+VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
+REJECTED_SHARE = 0.8  # a verify run whose answers are mostly 401/403 tested nothing
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: …)` for arguments whose default is not None."""
+
+
+def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A flag type whose error message (ConfigError's one line) reaches the user instead of argparse's generic one."""
+
+    def typed(text: str) -> Any:
+        try:
+            return parse(text)
+        except (ConfigError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return typed
+
+
+def _fail(message: str) -> int:
+    print(f"mockfabric: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser(
         "serve",
         help="run the emulator (both planes on one base URL)",
         description="Run the emulator. Every flag can also be set as MOCKFABRIC_<FLAG> (flags win).",
     )
-    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
-    serve.add_argument("--threads", type=int, help="worker threads = concurrent requests and streams (default 512)")
-    serve.add_argument("--workers", type=int, help="must be 1: the state lives in one process")
+    number, real = _typed(parse_int), _typed(parse_float)
+    serve.add_argument("--host", help="bind address (default 127.0.0.1; any other needs a control token, generated if not given)")
+    serve.add_argument("--port", type=number, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--threads", type=number, help="worker threads = concurrent requests and streams (default 512)")
+    serve.add_argument("--workers", type=number, help="must be 1: the state lives in one process")
     serve.add_argument("--auth", choices=AUTH_MODES, help="credential checking (default: require a well-formed credential)")
-    serve.add_argument("--seed", type=int, help="seed for ids and generated content")
+    serve.add_argument("--seed", type=number, help="seed for ids and generated content (default: random, printed at start)")
     serve.add_argument(
         "--lifecycle",
-        type=parse_lifecycle,
-        help="progression per kind, e.g. endpoint=time:5,service_instance=polls:2 (policies: time, polls, manual, instant)",
+        type=_typed(parse_lifecycle),
+        help="how resources leave transient statuses: POLICY[:N] for every kind, or per kind "
+        "endpoint=time:5,service_instance=polls:2 (policies: time, polls, manual, instant; default time:3)",
     )
     serve.add_argument(
-        "--validate-responses", dest="validate_responses", type=parse_bool, help="check every response against the contract (true/false)"
+        "--validate-responses",
+        dest="validate_responses",
+        type=_typed(parse_bool),
+        help="check every response against the contract (true/false; default false)",
     )
-    serve.add_argument("--catalog", help="YAML file with specs, base_models and features")
-    serve.add_argument("--ttft-ms", dest="ttft_ms", type=int, help="time to first token of invocations, ms")
-    serve.add_argument("--itl-ms", dest="itl_ms", type=int, help="inter-token latency of invocations, ms")
+    serve.add_argument("--catalog", help="YAML file with specs, base_models and features (default: the built-in catalog)")
+    serve.add_argument("--ttft-ms", dest="ttft_ms", type=number, help="time to first token of invocations, ms (default 0)")
+    serve.add_argument("--itl-ms", dest="itl_ms", type=number, help="inter-token latency of invocations, ms (default 0)")
     serve.add_argument(
         "--completion-mode",
         dest="completion_mode",
         choices=COMPLETION_MODES,
         help="what invocations answer without a scripted answer: generate (seeded text, default) or echo (last user message)",
     )
+    serve.add_argument("--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token)")
     serve.add_argument(
-        "--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token); mandatory off loopback"
+        "--allowed-hosts",
+        dest="allowed_hosts",
+        type=_typed(parse_hosts),
+        help="Host names served besides loopback ones, comma-separated (e.g. fabric.test), or * for any; "
+        "guards against DNS rebinding (default: loopback names only, any host when a control token is set)",
     )
     serve.add_argument("--credentials", help="YAML/JSON file of identities (AK/SK or tokens -> project and user names)")
     serve.add_argument(
@@ -49,30 +109,27 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="keep the state in this JSON file: loaded at start, saved atomically after changes and at exit",
     )
     serve.add_argument(
-        "--allowed-hosts",
-        dest="allowed_hosts",
-        type=parse_hosts,
-        help="Host names served besides loopback ones, comma-separated (e.g. fabric.test), or * for any; "
-        "guards against DNS rebinding (default: loopback names only, any host when a control token is set)",
-    )
-    serve.add_argument(
         "--journal-bytes",
         dest="journal_bytes",
-        type=int,
+        type=number,
         help="memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
     )
     serve.add_argument(
-        "--shutdown-timeout", dest="shutdown_timeout", type=float, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
+        "--shutdown-timeout", dest="shutdown_timeout", type=real, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
     )
 
 
-def _verify_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _verify_parser(sub: Any) -> None:
     verify = sub.add_parser(
         "verify",
-        help="check a running emulator or the real service against the contract",
-        description="Property-based contract verification (schemathesis + hypothesis). Exit 0 only when everything conformed.",
+        help="check a running emulator or the real service against the contract (needs the verify extra)",
+        description="Property-based contract verification (schemathesis + hypothesis); needs pip install 'mockfabric[verify]'. "
+        "Exit 0 only when everything conformed, 1 with findings, 2 when the run could not test "
+        "(bad arguments, no connection, credentials rejected).",
+        formatter_class=_Help,
     )
-    verify.add_argument("--base-url", required=True, help="admin plane base URL (an emulator serves both planes here)")
+    number = _typed(parse_int)
+    verify.add_argument("--base-url", required=True, help="admin plane base URL, http(s)://host[:port] (an emulator serves both)")
     verify.add_argument("--ep-url", help="ep plane base URL of the real service (default: --base-url)")
     verify.add_argument("--token", help="X-Auth-Token to send")
     verify.add_argument("--ak", help="access key: requests are signed with huaweicloudsdkcore's signer")
@@ -83,9 +140,9 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         "--real", action="store_true", help="the target is the real service: force the name prefix on every created resource"
     )
     verify.add_argument(
-        "--max-examples", dest="max_examples", type=int, default=25, help="generated requests per operation, mode and variant"
+        "--max-examples", dest="max_examples", type=number, default=25, help="generated requests per operation, mode and variant"
     )
-    verify.add_argument("--seed", type=int, default=0, help="hypothesis seed (the same seed sends the same requests)")
+    verify.add_argument("--seed", type=number, default=0, help="hypothesis seed (the same seed sends the same requests)")
     verify.add_argument("--read-only", dest="read_only", action="store_true", help="only GET operations; creates nothing")
     verify.add_argument(
         "--allow-billable",
@@ -94,59 +151,92 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         help="also run operations that cost money on the real service (endpoints, deployments, invocations)",
     )
     verify.add_argument("--no-stateful", dest="stateful", action="store_false", help="skip the sequences driven by the contract's links")
-    verify.add_argument("--wait-timeout", dest="wait_timeout", type=float, default=600.0, help="seconds to wait for RUNNING / deletions")
     verify.add_argument(
-        "--control-token", dest="control_token", help="accepted for docker compose symmetry; verify does not use the control API"
+        "--wait-timeout", dest="wait_timeout", type=_typed(parse_float), default=600.0, help="seconds to wait for RUNNING / deletions"
+    )
+    verify.add_argument(
+        "--control-token", dest="control_token", help="accepted for symmetry with serve; verify does not use the control API"
+    )
+    verify.add_argument(
+        "--hypothesis-db",
+        dest="hypothesis_db",
+        default=str(Path(tempfile.gettempdir()) / "mockfabric-hypothesis"),
+        help="folder for hypothesis's caches (kept out of the working directory)",
     )
     verify.add_argument("--junit-xml", dest="junit_xml", help="write JUnit XML here")
     verify.add_argument("--report", help="write the JSON drift report here")
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from .testing.harness import Harness, summary_table
-    from .testing.reports import write_json, write_junit
-    from .testing.targets import Target
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="mockfabric", description="Offline twin of Huawei Cloud DataArts Fabric's inference API.")
+    parser.add_argument("--version", action="version", version=f"mockfabric {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _serve_parser(sub)
+    sub.add_parser("operations", help="print the operations the contract covers (Markdown table)")
+    _verify_parser(sub)
+    compare = sub.add_parser("diff", help="compare two drift reports (e.g. emulator vs real service); exit 1 when they differ")
+    compare.add_argument("first")
+    compare.add_argument("second")
+    return parser
 
+
+def _writable(path: str) -> str | None:
+    """Why a report cannot be written to `path`, or None: checked before a run, not after it."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        return f"cannot write {path}: folder {folder} does not exist"
+    if Path(path).is_dir():
+        return f"cannot write {path}: it is a folder"
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".mockfabric-probe-")
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc} (a container's user must be able to write the mounted folder)"
+    os.close(handle)
+    os.unlink(probe)
+    return None
+
+
+def _base_url_problem(flag: str, url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{flag} {url!r} is not an http(s)://host[:port] URL"
+    return None
+
+
+def _verify_problems(args: argparse.Namespace) -> str | None:
+    missing = [name for name in VERIFY_MODULES if importlib.util.find_spec(name) is None]
+    if args.ak and importlib.util.find_spec("huaweicloudsdkcore") is None:
+        missing.append("huaweicloudsdkcore")
+    if missing:
+        return f"verify needs the verify extra: pip install 'mockfabric[verify]' (missing: {', '.join(missing)})"
     if bool(args.ak) != bool(args.sk):
-        print("mockfabric: --ak and --sk go together", file=sys.stderr)
-        return 2
+        return "--ak and --sk go together"
     if not (args.token or args.ak):
-        print("mockfabric: give --token or --ak/--sk (the emulator accepts any well-formed token by default)", file=sys.stderr)
-        return 2
-    target = Target(
-        kind="real" if args.real else "emulator",
-        admin_url=args.base_url.rstrip("/"),
-        ep_url=(args.ep_url or args.base_url).rstrip("/"),
-        token=args.token,
-        ak=args.ak,
-        sk=args.sk,
-        project_id=args.project_id,
-        security_token=args.security_token,
-        tenant=args.project_id or ("mfv-" + secrets.token_hex(6)),
-    )
-    print(f"mockfabric verify: {target.describe()} (seed {args.seed}, {args.max_examples} examples per operation and mode)", flush=True)
-    harness = Harness(
-        target,
-        max_examples=args.max_examples,
-        seed=args.seed,
-        read_only=args.read_only,
-        allow_billable=args.allow_billable,
-        stateful=args.stateful,
-        wait_timeout=args.wait_timeout,
-        progress=lambda line: print(line, flush=True),
-    )
-    report = harness.run()
-    print(summary_table(report))
-    for finding in report.findings:
-        first_line = finding.message.splitlines()[0] if finding.message else ""
-        request = f"{finding.request.get('method')} {finding.request.get('path')}"
-        print(f"\n[{finding.operation}] {finding.check}: {finding.title} ({finding.occurrences}x)\n  {first_line}\n  request: {request}")
-    if args.report:
-        write_json(report, args.report)
-    if args.junit_xml:
-        write_junit(report, args.junit_xml)
-    print(f"\n{report.total_requests} generated requests in {report.seconds:.1f} s: {'conforms' if report.passed else 'does NOT conform'}")
-    return 0 if report.passed else 1
+        return "give --token or --ak/--sk (the emulator accepts any well-formed token by default)"
+    for flag, url in (("--base-url", args.base_url), ("--ep-url", args.ep_url)):
+        if url is not None and (problem := _base_url_problem(flag, url)):
+            return problem
+    for path in (args.report, args.junit_xml):
+        if path is not None and (problem := _writable(path)):
+            return problem
+    if args.max_examples < 1:
+        return "--max-examples must be at least 1"
+    return None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    problem = _verify_problems(args)
+    if problem is not None:
+        return _fail(problem)
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", args.hypothesis_db)  # read when hypothesis is imported
+    from .testing.probe import unreachable
+    from .testing.verify import run_verify
+
+    for url in dict.fromkeys(filter(None, (args.base_url, args.ep_url))):
+        reason = unreachable(url)
+        if reason is not None:
+            return _fail(f"cannot connect to {url}: {reason}")
+    return run_verify(args, rejected_share=REJECTED_SHARE)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -155,22 +245,31 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         lines = diff(load(args.first), load(args.second))
     except (OSError, ValueError) as exc:
-        print(f"mockfabric: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     print("\n".join(lines) if lines else "the reports agree")
     return 1 if lines else 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings, generated_token = serve_settings(flags)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if settings.seed is None:
+        settings = settings.replace(seed=secrets.randbelow(2**31))  # printed, so that a random run can be repeated
+    notes = [f"control token (generated; send it as X-Mockfabric-Control-Token): {generated_token}"] if generated_token else []
+    from .serving import ServeError, serve
+
+    try:
+        return serve(settings, notes=notes)
+    except ServeError as exc:
+        print(f"mockfabric: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mockfabric", description="Offline twin of Huawei Cloud DataArts Fabric's inference API.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _serve_parser(sub)
-    sub.add_parser("operations", help="print the operations the contract covers (Markdown table)")
-    _verify_parser(sub)
-    compare = sub.add_parser("diff", help="compare two drift reports (e.g. emulator vs real service); exit 1 when they differ")
-    compare.add_argument("first")
-    compare.add_argument("second")
-    args = parser.parse_args(argv)
+    args = _build_parser().parse_args(argv)
     if args.command == "verify":
         return _verify(args)
     if args.command == "diff":
@@ -180,19 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(operations_table())
         return 0
-    flags = {k: v for k, v in vars(args).items() if k != "command"}
-    try:
-        settings = load_settings(flags)
-    except ConfigError as exc:
-        print(f"mockfabric: {exc}", file=sys.stderr)
-        return 2
-    from .serving import ServeError, serve
-
-    try:
-        return serve(settings)
-    except ServeError as exc:
-        print(f"mockfabric: {exc}", file=sys.stderr)
-        return 1
+    return _serve(args)
 
 
 if __name__ == "__main__":

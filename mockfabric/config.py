@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 ENV_PREFIX = "MOCKFABRIC_"
+DEFAULT_HOST = "127.0.0.1"
 AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance")
@@ -46,7 +49,7 @@ def _default_lifecycle() -> dict[str, Progression]:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    host: str = "127.0.0.1"
+    host: str = DEFAULT_HOST
     port: int = 8080
     threads: int = 512
     workers: int = 1
@@ -118,22 +121,35 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_lifecycle(text: str) -> dict[str, Progression]:
-    """`endpoint=time:5,service_instance=polls:2` -> per-kind progressions (kinds not named keep the default)."""
+    """`instant`, `time:5` (every kind), or per kind `endpoint=time:5,service_instance=polls:2`, or both
+    (`polls:2,endpoint=manual`: the per-kind entries win); kinds not named keep the default."""
     result = _default_lifecycle()
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        kind, _, spec = item.partition("=")
-        policy, _, amount = spec.partition(":")
-        if kind not in RESOURCE_KINDS or not policy:
-            raise ConfigError(f"lifecycle entry {item!r}: expected KIND=POLICY[:N] with KIND in {', '.join(RESOURCE_KINDS)}")
-        try:
-            number = float(amount) if amount else None
-        except ValueError:
-            raise ConfigError(f"lifecycle entry {item!r}: {amount!r} is not a number") from None
-        if policy == "polls":
-            result[kind] = Progression(policy, polls=int(number) if number is not None else 2)
-        else:
-            result[kind] = Progression(policy, seconds=number if number is not None else 3.0)
+    entries = [part.strip() for part in text.split(",") if part.strip()]
+    if not entries:
+        raise ConfigError("lifecycle is empty: give POLICY[:N] or KIND=POLICY[:N], e.g. instant or endpoint=time:5")
+    for item in sorted(entries, key=lambda entry: "=" in entry):  # entries for every kind first, per-kind ones after
+        kind, _, spec = item.rpartition("=")
+        if kind and kind not in RESOURCE_KINDS:
+            raise ConfigError(f"lifecycle entry {item!r}: {kind!r} is not a kind ({', '.join(RESOURCE_KINDS)})")
+        progression = _progression(item, spec)
+        for each in (kind,) if kind else RESOURCE_KINDS:
+            result[each] = progression
     return result
+
+
+def _progression(item: str, spec: str) -> Progression:
+    policy, _, amount = spec.partition(":")
+    if policy not in POLICIES:
+        raise ConfigError(f"lifecycle entry {item!r}: policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    try:
+        number = float(amount) if amount else None
+    except ValueError:
+        raise ConfigError(f"lifecycle entry {item!r}: {amount!r} is not a number") from None
+    if number is not None and not 0 <= number < 1e9:
+        raise ConfigError(f"lifecycle entry {item!r}: {amount} is out of range (0 to 1e9)")
+    if policy == "polls":
+        return Progression(policy, polls=int(number) if number is not None else 2)
+    return Progression(policy, seconds=number if number is not None else 3.0)
 
 
 def parse_hosts(text: str) -> tuple[str, ...]:
@@ -145,32 +161,45 @@ def parse_hosts(text: str) -> tuple[str, ...]:
     return hosts
 
 
-def _int(text: str) -> int:
-    return int(text)
+def parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ConfigError(f"expected a whole number, got {text!r}") from None
+
+
+def parse_float(text: str) -> float:
+    try:
+        number = float(text.strip())
+    except ValueError:
+        raise ConfigError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"expected a finite number, got {text!r}")
+    return number
 
 
 def _optional_int(text: str) -> int | None:
-    return int(text) if text.strip() else None
+    return parse_int(text) if text.strip() else None
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "host": str,
-    "port": _int,
-    "threads": _int,
-    "workers": _int,
+    "port": parse_int,
+    "threads": parse_int,
+    "workers": parse_int,
     "auth": str,
     "seed": _optional_int,
     "lifecycle": parse_lifecycle,
     "validate_responses": parse_bool,
     "catalog": str,
-    "ttft_ms": _int,
-    "itl_ms": _int,
-    "shutdown_timeout": float,
+    "ttft_ms": parse_int,
+    "itl_ms": parse_int,
+    "shutdown_timeout": parse_float,
     "control_token": str,
     "completion_mode": str,
     "state_file": str,
     "credentials": str,
-    "journal_bytes": _int,
+    "journal_bytes": parse_int,
     "allowed_hosts": parse_hosts,
 }
 
@@ -190,3 +219,16 @@ def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, 
         if value is not None:
             values[name] = value
     return Settings(**values)
+
+
+def serve_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> tuple[Settings, str | None]:
+    """Settings for `mockfabric serve`: as load_settings, except that a non-loopback host without a control token
+    gets a freshly generated one (returned second, for the banner) instead of a refusal, so that
+    `docker run -p 127.0.0.1:8080:8080 mockfabric` starts with the control API closed."""
+    environ = os.environ if environ is None else environ
+    given = {name: value for name, value in (flags or {}).items() if value is not None}
+    host = given.get("host") or environ.get(ENV_PREFIX + "HOST") or DEFAULT_HOST
+    if given.get("control_token") or environ.get(ENV_PREFIX + "CONTROL_TOKEN") or is_loopback(host):
+        return load_settings(given, environ), None
+    generated = secrets.token_urlsafe(24)
+    return load_settings({**given, "control_token": generated}, environ), generated

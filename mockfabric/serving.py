@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from waitress.channel import ClientDisconnected, HTTPChannel
@@ -25,6 +25,7 @@ from waitress.task import ErrorTask, WSGITask
 
 from . import contracts
 from .config import Settings
+from .domain.catalog import CatalogError
 from .identities import CredentialsError
 from .pacing import ENVIRON_KEY as PACER_KEY
 from .pacing import PacedStream, Pacer, Step, Writer
@@ -181,7 +182,12 @@ class _HuaweiChannel(HTTPChannel):
 
 
 class ServeError(RuntimeError):
-    """Start-up failed (port taken, bad address); the message is one line for the terminal."""
+    """Serving failed; the message is one line for the terminal. `exit_code` 2: the start was refused (a file or
+    address that cannot be used); 1: serving ran but its end failed (the final state save)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Server:
@@ -260,18 +266,27 @@ def _busy(server: Any) -> bool:
     return any(getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in list(server.active_channels.values()))
 
 
-def serve(settings: Settings, out: TextIO = sys.stdout, install_signals: Callable[[Server], None] | None = None) -> int:
+def serve(
+    settings: Settings,
+    out: TextIO = sys.stdout,
+    install_signals: Callable[[Server], None] | None = None,
+    notes: Sequence[str] = (),
+) -> int:
+    """Serve until SIGTERM/SIGINT. The first line printed starts `mockfabric serving on <base URL>`; `notes` follow it."""
     try:
         server = Server(settings)
-    except (StateFileError, CredentialsError) as exc:
+    except (StateFileError, CredentialsError, CatalogError) as exc:
         raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()
-    print(f"mockfabric serving on {server.base_url} (admin and ep planes; Ctrl+C to stop)", file=out, flush=True)
+    seed = "random seed" if settings.seed is None else f"seed {settings.seed}"
+    print(f"mockfabric serving on {server.base_url} (admin and ep planes; {seed}; Ctrl+C to stop)", file=out, flush=True)
+    for note in notes:
+        print(f"mockfabric: {note}", file=out, flush=True)
     try:
         server.run()
     except StateFileError as exc:  # the final save failed: the state of this run is not on disk
-        raise ServeError(f"{exc}; the changes since the last good save are lost") from None
+        raise ServeError(f"{exc}; the changes since the last good save are lost", exit_code=1) from None
     print("mockfabric stopped", file=out, flush=True)
     return 0
 

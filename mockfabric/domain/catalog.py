@@ -27,15 +27,38 @@ class Catalog:
         return next((m for m in self.base_models if m["base_model_type"] == base_model_type), None)
 
 
+CATALOG_KEYS = ("specs", "base_models", "features")
+
+
+class CatalogError(ValueError):
+    """The catalog file cannot be used; the message names the file (or item) and the problem, in one line."""
+
+
 def read_catalog(path: str | None = None) -> dict[str, Any]:
-    """The raw catalog document: the packaged default, or a user's file (`--catalog`)."""
-    if path is None:
-        text = (resources.files("mockfabric") / "data" / DEFAULT_CATALOG).read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    """The raw catalog document: the packaged default, or a user's file (`--catalog`); CatalogError when unusable."""
+    name = path or DEFAULT_CATALOG
+    try:
+        if path is None:
+            text = (resources.files("mockfabric") / "data" / DEFAULT_CATALOG).read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"catalog {name}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise CatalogError(f"catalog {name}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"catalog {name}: not valid YAML ({' '.join(str(exc).split())[:200]})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"catalog {path or DEFAULT_CATALOG}: expected a mapping with specs, base_models, features")
+        raise CatalogError(f"catalog {name}: expected a mapping with {', '.join(CATALOG_KEYS)}")
+    unknown = sorted(str(key) for key in data if key not in CATALOG_KEYS)
+    if unknown:
+        raise CatalogError(f"catalog {name}: unknown key(s) {', '.join(unknown)}; expected {', '.join(CATALOG_KEYS)}")
+    for key in CATALOG_KEYS:
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise CatalogError(f"catalog {name}: {key} must be a list of mappings")
     return data
 
 
@@ -58,7 +81,7 @@ def build_catalog(data: Mapping[str, Any], check: Callable[[str, Any], str | Non
 
 def _require(problem: str | None, what: str) -> None:
     if problem:
-        raise ValueError(f"catalog {what}: {problem}")
+        raise CatalogError(f"catalog {what}: {problem}")
 
 
 def list_specs(catalog: Catalog, query: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:

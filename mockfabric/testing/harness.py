@@ -12,7 +12,6 @@ event against ChatCompletionChunk and across events (mockfabric.testing.streams)
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 import time
 from collections import Counter
@@ -80,6 +79,7 @@ class OperationResult:
     plane: str
     requests: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    phases: Counter[str] = field(default_factory=Counter)  # requests per phase: positive, negative, stateful
     findings: dict[str, Finding] = field(default_factory=dict)
     skipped: str | None = None
 
@@ -97,6 +97,7 @@ class OperationResult:
             "plane": self.plane,
             "requests": self.requests,
             "statuses": dict(sorted(self.statuses.items())),
+            "phases": {phase: self.phases[phase] for phase in PHASES},
             "skipped": self.skipped,
             "findings": [asdict(f) for f in self.findings.values()],
         }
@@ -142,14 +143,21 @@ class Report:
         }
 
 
+PHASES = ("positive", "negative", "stateful")
+
+
 def summary_table(report: Report) -> str:
-    lines = [f"{'operation':<28} {'requests':>8}  {'findings':>8}  statuses", "-" * 78]
+    """Per operation: requests in all and per phase (the stateful column counts the operation's calls inside the
+    link-driven sequences, so it shows what an operation that only got 400s alone reached there), findings, statuses."""
+    head = f"{'operation':<28} {'requests':>8} {'positive':>8} {'negative':>8} {'stateful':>8}  {'findings':>8}  statuses"
+    lines = [head, "-" * 110]
     for name, result in report.operations.items():
         statuses = " ".join(f"{code}:{count}" for code, count in sorted(result.statuses.items())) or (result.skipped or "")
-        lines.append(f"{name:<28} {result.requests:>8}  {len(result.findings):>8}  {statuses}")
-    lines.append("-" * 78)
+        phases = " ".join(f"{result.phases[phase]:>8}" for phase in PHASES)
+        lines.append(f"{name:<28} {result.requests:>8} {phases}  {len(result.findings):>8}  {statuses}")
+    lines.append("-" * 110)
     verdict = "conforms" if report.passed else f"{len(report.findings)} distinct finding(s)"
-    lines.append(f"{'total':<28} {report.total_requests:>8}  {len(report.findings):>8}  {verdict}")
+    lines.append(f"{'total':<28} {report.total_requests:>8} {'':>26}  {len(report.findings):>8}  {verdict}")
     return "\n".join(lines)
 
 
@@ -296,6 +304,7 @@ class Harness:
             response = case.call(**kwargs)
         except Exception as exc:  # a transport failure is a finding too (e.g. the server dropped the connection)
             result.requests += 1
+            result.phases[mode] += 1
             result.statuses["no-response"] += 1
             result.add(
                 Finding(
@@ -315,6 +324,7 @@ class Harness:
         from schemathesis.core.failures import FailureGroup
 
         result.requests += 1
+        result.phases[mode] += 1
         result.statuses[str(response.status_code)] += 1
         transport = {k: v for k, v in kwargs.items() if k in ("app", "base_url", "session")}
         try:
@@ -345,6 +355,9 @@ class Harness:
                 return harness._call_kwargs(case)
 
             def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+                own = report.operations.get(case.operation.definition.raw.get("operationId", ""))
+                if own is not None:
+                    own.phases["stateful"] += 1
                 harness._judge(case, response, stateful, "stateful", harness._call_kwargs(case))
 
         try:
@@ -481,15 +494,29 @@ def _prefix_names(case: Any) -> None:
 
 
 def _request_of(case: Any, response: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {"method": case.method.upper(), "path": case.formatted_path, "query": case.query or {}}
-    if case.body is not None and not isinstance(case.body, bytes | bytearray):
-        request["body"] = case.body
-    elif isinstance(case.body, bytes | bytearray):
+    request: dict[str, Any] = {"method": case.method.upper(), "path": case.formatted_path, "query": json_ready(case.query or {})}
+    if isinstance(case.body, bytes | bytearray):
         request["body"] = case.body[:500].decode("utf-8", errors="replace")
-    if response is not None:
-        request["url"] = getattr(getattr(response, "request", None), "url", None)
-    cleaned: dict[str, Any] = json.loads(json.dumps(request, default=str))
-    return cleaned
+    elif isinstance(case.body, JSON_TYPES):  # no body at all (schemathesis' NotSet) is left out, not rendered
+        request["body"] = json_ready(case.body)
+    url = getattr(getattr(response, "request", None), "url", None) if response is not None else None
+    if isinstance(url, str):
+        request["url"] = url
+    return request
+
+
+JSON_TYPES = (dict, list, str, int, float, bool)
+
+
+def json_ready(value: Any) -> Any:
+    """`value` as plain JSON data: what JSON cannot hold (objects, sets, bytes) becomes None, never a Python repr."""
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if value is None or isinstance(value, JSON_TYPES):
+        return value
+    return None
 
 
 def _finding(operation: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
@@ -511,8 +538,8 @@ def _finding(operation: str, failure: Any, mode: str, response: Any, case: Any) 
         mode,
         response.status_code,
         _request_of(case, response),
-        expected=json.loads(json.dumps(expected, default=str)),
-        actual=json.loads(json.dumps(actual, default=str)),
+        expected=json_ready(expected),
+        actual=json_ready(actual),
         schema_path=list(schema_path) if schema_path is not None else None,
     )
 

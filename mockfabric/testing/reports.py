@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .harness import Report
+if TYPE_CHECKING:  # diff and load need no extra: the harness (hypothesis, schemathesis) is imported only to run
+    from .harness import Report
 
 
 def write_json(report: Report, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    Path(path).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def write_junit(report: Report, path: str | Path) -> None:
@@ -33,14 +34,20 @@ def write_junit(report: Report, path: str | Path) -> None:
             ET.SubElement(case, "skipped", message=result.skipped)
         for finding in result.findings.values():
             failure = ET.SubElement(case, "failure", type=finding.check, message=f"{finding.title} ({finding.occurrences}x)")
-            failure.text = f"{finding.message}\n\nrequest: {json.dumps(finding.request, ensure_ascii=False, default=str)}"
+            failure.text = f"{finding.message}\n\nrequest: {json.dumps(finding.request, ensure_ascii=False)}"
         ET.SubElement(case, "system-out").text = f"{result.requests} requests; statuses {dict(result.statuses)}"
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != "mockfabric-drift-report/1":
+    """A drift report written by `write_json`; ValueError with a one-line reason when `path` is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{path} is not a JSON drift report") from None
+    if not isinstance(data, dict) or data.get("format") != "mockfabric-drift-report/1":
         raise ValueError(f"{path} is not a mockfabric drift report")
     return data
 

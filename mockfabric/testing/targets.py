@@ -1,16 +1,17 @@
 """Where the contract harness sends its requests: the in-process app, an emulator by URL, or the real service.
 
 The real service has two hosts (admin and ep); an emulator serves both on one. AK/SK requests are signed by
-huaweicloudsdkcore's own Signer (an optional dependency: installed with the `test` extra), never by hand.
+huaweicloudsdkcore's own Signer (installed with the `verify` extra), never by hand.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
+
+from ..sdk_signer import SdkSigner
 
 NAME_PREFIX = "mfv-"  # every resource the harness creates on a real service starts with this, so cleanup finds it
 
@@ -19,43 +20,19 @@ class SdkSignerAuth(requests.auth.AuthBase):
     """requests auth that signs each prepared request with huaweicloudsdkcore's Signer (SDK-HMAC-SHA256)."""
 
     def __init__(self, ak: str, sk: str, project_id: str, security_token: str | None = None) -> None:
-        try:
-            from huaweicloudsdkcore.auth.credentials import BasicCredentials
-            from huaweicloudsdkcore.sdk_request import SdkRequest
-            from huaweicloudsdkcore.signer.signer import Signer
-        except ImportError as exc:  # pragma: no cover - depends on the installation
-            raise RuntimeError("AK/SK signing needs huaweicloudsdkcore: pip install 'mockfabric[test]'") from exc
-        credentials = BasicCredentials(ak, sk, project_id)
-        if security_token:
-            credentials = credentials.with_security_token(security_token)
-        self._signer, self._request_class = Signer(credentials), SdkRequest
-        self.project_id, self.security_token = project_id, security_token
+        self._signer = SdkSigner(ak, sk, project_id, security_token)
 
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
-        parts = urlsplit(prepared.url or "")
+        # The contract declares X-Auth-Token as a security scheme, so generated requests may carry one: an AK/SK run
+        # authenticates by signature only (a token would take precedence on the service), and the signer drops it.
         raw: Any = prepared.body
         body = raw if isinstance(raw, bytes) else (raw or "").encode("utf-8")
-        # The contract declares X-Auth-Token as a security scheme, so generated requests may carry one: an AK/SK run
-        # authenticates by signature only (a token would take precedence on the service).
+        present = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prepared.headers.items()}
+        url, headers = self._signer.sign(prepared.method or "GET", prepared.url or "", present, body)
         for name in [k for k in prepared.headers if k.lower() == "x-auth-token"]:
             del prepared.headers[name]
-        headers = {k: v for k, v in prepared.headers.items() if k.lower() not in ("authorization", "x-sdk-date", "content-length")}
-        headers.setdefault("Content-Type", "application/json")
-        headers["X-Project-Id"] = self.project_id
-        if self.security_token:
-            headers["X-Security-Token"] = self.security_token
-        request = self._request_class(
-            method=prepared.method or "GET",
-            schema=parts.scheme,
-            host=parts.netloc,
-            resource_path=parts.path,
-            query_params=parse_qsl(parts.query, keep_blank_values=True),
-            header_params=headers,
-            body=body,
-        )
-        signed = self._signer.sign(request)
-        prepared.headers.update({k: str(v) for k, v in signed.header_params.items()})
-        prepared.url = f"{parts.scheme}://{parts.netloc}{signed.uri}"
+        prepared.headers.update(headers)
+        prepared.url = url
         return prepared
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
-SERVE = [sys.executable, "-m", "mockfabric", "serve"]
+import mockfabric
+
+MOCKFABRIC = [sys.executable, "-m", "mockfabric"]
+SERVE = [*MOCKFABRIC, "serve"]
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
@@ -66,20 +71,99 @@ def test_a_taken_port_is_a_clear_error() -> None:
     assert result.stderr.strip().count("\n") == 0 and f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
 
 
+BAD_CATALOGS = {
+    "malformed.yaml": "specs: [unclosed",
+    "unknown.yaml": "specs: []\nbase_modles: []\n",
+    "scalar.yaml": "just text",
+    "items.yaml": "specs: [1, 2]",
+}
+
+
 @pytest.mark.parametrize(
     ("args", "env", "needle"),
     [
-        (["--workers", "2"], {}, "workers must be 1"),
-        (["--lifecycle", "endpoint=sometimes"], {}, "lifecycle"),
-        ([], {"MOCKFABRIC_PORT": "not-a-port"}, "MOCKFABRIC_PORT"),
-        ([], {"MOCKFABRIC_VALIDATE_RESPONSES": "yes"}, "MOCKFABRIC_VALIDATE_RESPONSES"),
-        (["--port", "70000"], {}, "port"),
+        (["serve", "--workers", "2"], {}, "workers must be 1"),
+        (["serve", "--lifecycle", "endpoint=sometimes"], {}, "policy must be one of"),
+        (["serve", "--lifecycle", "sometimes"], {}, "policy must be one of"),
+        (["serve", "--lifecycle", "gpu=instant"], {}, "'gpu' is not a kind"),
+        (["serve", "--lifecycle", "time:soon"], {}, "is not a number"),
+        (["serve", "--lifecycle", ","], {}, "lifecycle is empty"),
+        (["serve", "--validate-responses", "maybe"], {}, "expected true/false"),
+        (["serve", "--port", "abc"], {}, "expected a whole number"),
+        (["serve", "--port", "70000"], {}, "port must be 0..65535"),
+        (["serve", "--threads", "0"], {}, "threads must be at least 1"),
+        (["serve", "--shutdown-timeout", "soon"], {}, "expected a number"),
+        (["serve", "--auth", "maybe"], {}, "invalid choice"),
+        (["serve", "--journal-bytes", "10"], {}, "journal-bytes must be at least"),
+        (["serve", "--allowed-hosts", "http://x/"], {}, "allowed hosts must be"),
+        (["serve", "--catalog", "/nonexistent/catalog.yaml"], {}, "cannot read it"),
+        (["serve", "--catalog", "{malformed.yaml}"], {}, "not valid YAML"),
+        (["serve", "--catalog", "{unknown.yaml}"], {}, "unknown key(s) base_modles"),
+        (["serve", "--catalog", "{scalar.yaml}"], {}, "expected a mapping"),
+        (["serve", "--catalog", "{items.yaml}"], {}, "specs must be a list of mappings"),
+        (["serve", "--state-file", "/nonexistent/dir/s.json"], {}, "does not exist"),
+        (["serve", "--credentials", "/nonexistent/credentials.json"], {}, "credentials"),
+        (["serve", "--auth", "strict"], {}, "needs a credentials file"),
+        (["serve", "--bogus"], {}, "unrecognized arguments"),
+        (["serve"], {"MOCKFABRIC_PORT": "not-a-port"}, "MOCKFABRIC_PORT"),
+        (["serve"], {"MOCKFABRIC_VALIDATE_RESPONSES": "yes"}, "MOCKFABRIC_VALIDATE_RESPONSES"),
+        (["serve"], {"MOCKFABRIC_LIFECYCLE": "bogus"}, "MOCKFABRIC_LIFECYCLE"),
+        (["serve"], {"MOCKFABRIC_SHUTDOWN_TIMEOUT": "nan"}, "finite"),
+        (["serve"], {"MOCKFABRIC_SEED": "abc"}, "MOCKFABRIC_SEED"),
+        (["verify", "--base-url", "127.0.0.1:8080", "--token", "t"], {}, "is not an http(s)://host[:port] URL"),
+        (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--report", "/nonexistent/dir/r.json"], {}, "does not exist"),
+        (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--max-examples", "0"], {}, "at least 1"),
+        (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--max-examples", "x"], {}, "expected a whole number"),
+        (["verify", "--token", "t"], {}, "--base-url"),
+        (["diff", "/nonexistent/a.json", "/nonexistent/b.json"], {}, "cannot read /nonexistent/a.json"),
+        (["diff", "{scalar.yaml}", "{scalar.yaml}"], {}, "is not a JSON drift report"),
+        (["nonsense"], {}, "invalid choice"),
     ],
 )
-def test_invalid_settings_exit_non_zero_with_one_line(args: list[str], env: dict[str, str], needle: str) -> None:
-    result = subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
-    assert result.returncode != 0 and needle in result.stderr
-    assert result.stderr.strip().count("\n") == 0 or "usage:" in result.stderr
+def test_bad_flags_env_values_and_files_are_one_line_and_exit_2(args: list[str], env: dict[str, str], needle: str, tmp_path: Path) -> None:
+    for name, content in BAD_CATALOGS.items():
+        (tmp_path / name).write_text(content)
+    argv = [arg.replace("{", str(tmp_path) + "/").replace("}", "") if arg.startswith("{") else arg for arg in args]
+    if argv[0] == "serve":
+        argv += ["--port", "0"] if "--port" not in argv else []
+    result = subprocess.run([*MOCKFABRIC, *argv], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert needle in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("mockfabric"), result.stderr
+    assert "serving on" not in result.stdout
+
+
+def test_lifecycle_policies_apply_to_every_kind_or_one() -> None:
+    from mockfabric.config import Progression, parse_lifecycle
+
+    assert parse_lifecycle("instant") == {"endpoint": Progression("instant"), "service_instance": Progression("instant")}
+    assert parse_lifecycle("time:3")["service_instance"] == Progression("time", seconds=3.0)
+    mixed = parse_lifecycle("endpoint=manual, polls:4")  # per-kind entries win whatever their order
+    assert mixed == {"endpoint": Progression("manual"), "service_instance": Progression("polls", polls=4)}
+
+
+def test_version_and_help_show_what_a_user_needs() -> None:
+    version = subprocess.run([*MOCKFABRIC, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == f"mockfabric {mockfabric.__version__}"
+    helped = subprocess.run([*MOCKFABRIC, "verify", "--help"], capture_output=True, text=True, timeout=60)
+    assert "(default: 25)" in " ".join(helped.stdout.split()) and "mockfabric[verify]" in helped.stdout
+
+
+def test_the_banner_names_the_seed_it_picked_and_that_seed_repeats_the_run() -> None:
+    def first_id(*args: str) -> tuple[str, str]:
+        process = subprocess.Popen([*SERVE, "--port", "0", *args], stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()
+            url = banner.split("serving on ", 1)[1].split()[0]
+            created = requests.post(f"{url}/v1/workspaces", json={"name": "seeded"}, headers={"X-Auth-Token": "t"}, timeout=10)
+            return re.search(r"; seed (\d+);", banner).group(1), created.json()["id"]  # type: ignore[union-attr]
+        finally:
+            process.terminate()
+            process.communicate(timeout=15)
+
+    seed, workspace_id = first_id()
+    assert first_id("--seed", seed) == (seed, workspace_id)
 
 
 def test_flags_win_over_environment() -> None:
