@@ -1,20 +1,47 @@
-"""docker-compose.yml ships no known secret and publishes nothing beyond loopback (checked statically: no Docker
-engine runs here)."""
+"""Dockerfile and docker-compose.yml, checked statically (no Docker engine runs here): no known secret, loopback
+publishing, every command and variable known to the CLI, a healthcheck that follows MOCKFABRIC_PORT (run for real
+against a live server), a report folder the container can write."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from mockfabric.cli import _build_parser
+from mockfabric.config import ENV_PREFIX, PARSERS, serve_settings
+
 ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_VARIABLES = {ENV_PREFIX + name.upper() for name in PARSERS}
 
 
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return document
+
+
+def dockerfile() -> dict[str, list[str]]:
+    """Instructions of the final stage: name -> the (continuation-joined) argument lines, in order."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    stage = text.split("\nFROM ")[-1]
+    instructions: dict[str, list[str]] = {}
+    for line in stage.splitlines()[1:]:
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, argument = line.strip().partition(" ")
+            instructions.setdefault(name, []).append(argument)
+    return instructions
+
+
+def dockerfile_env() -> dict[str, str]:
+    return dict(pair.split("=", 1) for argument in dockerfile()["ENV"] for pair in shlex.split(argument))
 
 
 def test_the_control_token_has_no_default_and_compose_refuses_to_start_without_it() -> None:
@@ -33,3 +60,63 @@ def test_every_published_port_is_bound_to_loopback() -> None:
 def test_every_service_that_uses_the_image_can_build_it() -> None:
     services = compose()["services"]
     assert all("build" in service for service in services.values() if service.get("image") == "mockfabric:local")
+
+
+def test_every_variable_is_a_setting_the_cli_knows() -> None:
+    assert set(dockerfile_env()) - {"PYTHONUNBUFFERED"} <= SETTINGS_VARIABLES
+    for service in compose()["services"].values():
+        assert set(service.get("environment", {})) <= SETTINGS_VARIABLES
+
+
+def test_every_command_parses_with_the_cli() -> None:
+    entrypoint = json.loads(dockerfile()["ENTRYPOINT"][-1])
+    assert entrypoint == ["mockfabric"]
+    _build_parser().parse_args(json.loads(dockerfile()["CMD"][-1]))
+    contract_tests = compose()["services"]["contract-tests"]
+    assert contract_tests["entrypoint"] == ["mockfabric"]
+    parsed = _build_parser().parse_args(contract_tests["command"])
+    assert parsed.command == "verify" and parsed.base_url == "http://mockfabric:8080"
+    mounted = {volume.split(":")[1] for volume in contract_tests["volumes"]}
+    assert {str(Path(parsed.report).parent), str(Path(parsed.junit_xml).parent)} <= mounted
+
+
+def test_the_image_installs_the_verify_extra_and_copies_what_exists() -> None:
+    assert any("[verify]" in argument for argument in dockerfile()["RUN"])
+    text = (ROOT / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.M):
+        for name in source.split():
+            assert (ROOT / name).exists(), name
+
+
+def test_the_report_folder_is_the_container_users() -> None:
+    runs = " ".join(dockerfile()["RUN"])
+    assert "mkdir /reports" in runs and "chown mockfabric /reports" in runs
+    assert dockerfile()["USER"] == ["mockfabric"]
+
+
+def test_a_plain_docker_run_starts_with_a_generated_control_token() -> None:
+    """The image listens on all interfaces with no token given: serve generates one instead of refusing."""
+    settings, generated = serve_settings({}, dockerfile_env())
+    assert generated and settings.control_token == generated and settings.host == "0.0.0.0"
+    given, none = serve_settings({}, {**dockerfile_env(), "MOCKFABRIC_CONTROL_TOKEN": "mine"})
+    assert none is None and given.control_token == "mine"
+
+
+@pytest.mark.parametrize("source", ["Dockerfile", "docker-compose.yml"])
+def test_the_healthcheck_follows_mockfabric_port(source: str) -> None:
+    if source == "Dockerfile":
+        command = dockerfile()["HEALTHCHECK"][-1].split(" CMD ", 1)[1]
+        argv = shlex.split(command)
+    else:
+        argv = compose()["services"]["mockfabric"]["healthcheck"]["test"][1:]
+    assert argv[:2] == ["python", "-c"] and "8080/" not in argv[2]
+    server = subprocess.Popen([sys.executable, "-m", "mockfabric", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().split("serving on ", 1)[1].split()[0].rsplit(":", 1)[1]
+        env = {**os.environ, "MOCKFABRIC_PORT": port}
+        assert subprocess.run([sys.executable, "-c", argv[2]], env=env, timeout=30).returncode == 0
+        assert subprocess.run([sys.executable, "-c", argv[2]], env={**env, "MOCKFABRIC_PORT": "1"}, timeout=30).returncode != 0
+    finally:
+        server.terminate()
+        server.communicate(timeout=15)
