@@ -47,3 +47,21 @@ def test_python_example_runs() -> None:
     test = namespace["test_my_client_waits_for_the_deployment"]
     assert callable(test)
     test()
+
+
+def test_openai_example_runs() -> None:
+    from mockfabric import MockFabric
+
+    from .flow import deploy
+
+    code = block_after("<!-- openai", "python")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    ask = namespace["ask"]
+    assert callable(ask)
+    with MockFabric(completion_mode="echo") as fabric:
+        deployed = deploy(fabric)
+        deployed.session.close()
+        credentials = {"token": fabric.headers["X-Auth-Token"], "project_id": fabric.tenant}
+        whole, streamed = ask(fabric.base_url, deployed.workspace, deployed.instance, "echo me back", **credentials)
+    assert whole == streamed == "echo me back"
