@@ -26,13 +26,18 @@ from waitress.task import ErrorTask, WSGITask
 from . import contracts
 from .config import Settings
 from .domain.catalog import CatalogError
+from .errors import BodyTooLarge, MalformedRequest
 from .identities import CredentialsError
 from .pacing import ENVIRON_KEY as PACER_KEY
 from .pacing import PacedStream, Pacer, Step, Writer
 from .persistence import StateFileError
 from .web.app import create_app
+from .web.errors import MAX_BODY
 from .web.invocations import StreamCut
 
+STREAM_BUFFER_BYTES = 4 * 1024 * 1024  # what a reader may leave unread before its stream is cut
+IDLE_SECONDS = 30  # a connection with no request in progress and no traffic for this long is closed (half-sent ones too)
+log = logging.getLogger("mockfabric")
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 SETUP_TURN = 0.005  # the longest the event loop waits for one request's set-up (~0.5 ms normally) before moving on
 LONGEST_TURN = 0.5  # seconds the event loop sleeps at most, so a stop is seen even without a wake-up
@@ -57,9 +62,8 @@ class _HuaweiErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error: Any = getattr(self.request, "error", None)  # the parse error waitress recorded on the request
-        body = json.dumps(
-            {"error_code": "common.01000001", "error_msg": f"failed to read http request: {error.reason}: {error.body}"[:512]}
-        )
+        code = BodyTooLarge.error_code if error.code == 413 else MalformedRequest.error_code
+        body = json.dumps({"error_code": code, "error_msg": f"failed to read http request: {error.reason}: {error.body}"[:512]})
         payload = body.encode("utf-8")
         self.status = f"{error.code} {error.reason}"
         headers: Any = self.response_headers
@@ -105,6 +109,11 @@ class _PacedTask(WSGITask):
         with channel.outbuf_lock:  # a re-entrant lock: write_soon below takes it again
             if not channel.connected:
                 raise ClientDisconnected
+            if channel.total_outbufs_len + len(data) > STREAM_BUFFER_BYTES:
+                # The event loop calls this: it must never wait for a buffer that only it can drain (waitress's
+                # write_soon would, past its high watermark). A reader this far behind loses its stream instead.
+                log.warning("stream cut: the client left %d bytes unread (limit %d)", channel.total_outbufs_len, STREAM_BUFFER_BYTES)
+                raise ClientDisconnected("reader too slow")
             if not channel.total_outbufs_len:
                 try:
                     data = data[channel.socket.send(data) :]
@@ -203,9 +212,13 @@ class Server:
                 host=settings.host,
                 port=settings.port,
                 threads=settings.threads,
-                connection_limit=max(1000, settings.threads * 2),
+                connection_limit=max(4096, settings.threads * 4),  # idle or half-sent clients leave room for new ones
                 backlog=2048,
-                channel_timeout=300,
+                channel_timeout=IDLE_SECONDS,
+                cleanup_interval=5,
+                max_request_body_size=MAX_BODY,  # refused with 413 as soon as the length is known, never read past
+                inbuf_overflow=MAX_BODY + 65536,  # bodies up to the limit stay in memory: nothing spooled to disk
+                outbuf_overflow=2 * STREAM_BUFFER_BYTES,  # answers are buffered in memory, never in temporary files
                 ident="mockfabric",
                 clear_untrusted_proxy_headers=True,
             )

@@ -1,0 +1,204 @@
+"""Clients that read slowly or not at all, upload too much, leave mid-stream or sit on half-sent requests: each can
+only hurt itself. Every case runs against `mockfabric serve` over real sockets while a probe asks /healthcheck every
+0.2 s, and the server must still stop on SIGTERM afterwards."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from ..helpers import SEED_ENDPOINT, SEED_MODEL, seed_deploy
+
+HEADERS = {"X-Auth-Token": "hostile", "X-Project-Id": "hostile"}
+SHUTDOWN_TIMEOUT = 3.0
+# echo mode answers the prompt back: 16 choices of up to 32 768 tokens of a 1 MB prompt are ~100 MiB of events
+HUGE_ANSWER = {"messages": [{"role": "user", "content": "word " * 200_000}], "n": 16, "max_tokens": 32768}
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str
+    invoke_path: str
+
+    @property
+    def address(self) -> tuple[str, int]:
+        parts = urlsplit(self.url)
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    def raw_head(self, method: str, path: str, length: int | None, extra: str = "") -> bytes:
+        host = f"{self.address[0]}:{self.address[1]}"
+        sized = f"Content-Length: {length}\r\n" if length is not None else "Transfer-Encoding: chunked\r\n"
+        return (
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nX-Auth-Token: hostile\r\nX-Project-Id: hostile\r\n"
+            f"Content-Type: application/json\r\n{sized}{extra}\r\n"
+        ).encode()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    command = [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--completion-mode", "echo", "--lifecycle", "instant"]
+    process = subprocess.Popen([*command, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = process.stdout.readline().split("serving on ", 1)[1].split()[0]
+    with requests.Session() as session:
+        session.headers.update(HEADERS)
+        ws = session.post(f"{url}/v1/workspaces", json={"name": "hostile-ws"}).json()["id"]
+        ep = session.post(f"{url}/v1/workspaces/{ws}/endpoints", json=SEED_ENDPOINT).json()["id"]
+        model = session.post(f"{url}/v1/workspaces/{ws}/models", json=SEED_MODEL).json()["id"]
+        instance = session.post(f"{url}/v1/workspaces/{ws}/services/instances", json=seed_deploy(model, ep)).json()["id"]
+    served = Served(process, url, f"/v1/workspaces/{ws}/services/instances/{instance}/invocations")
+    yield served
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=SHUTDOWN_TIMEOUT + 2) == 0, "SIGTERM did not stop the server in time"
+    assert time.monotonic() - started <= SHUTDOWN_TIMEOUT + 2
+    process.communicate(timeout=5)
+
+
+@dataclass
+class Probe:
+    """Asks /healthcheck every 0.2 s on a fresh connection until stopped; a failure counts as 99 s."""
+
+    url: str
+    latencies: list[float] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthcheck", timeout=5) as reply:
+                    assert reply.read() == b"OK"
+                self.latencies.append(time.monotonic() - started)
+            except (OSError, AssertionError):
+                self.latencies.append(99.0)
+            self.stop.wait(0.2)
+
+    def p99(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def probed(served: Served, hostile: Callable[[threading.Event], None], seconds: float) -> Probe:
+    """Run `hostile` (it should stop when its event is set) for `seconds` while probing; the probe's record."""
+    probe = Probe(served.url)
+    prober = threading.Thread(target=probe.run)
+    done = threading.Event()
+    attacker = threading.Thread(target=hostile, args=(done,))
+    prober.start()
+    attacker.start()
+    done.wait(seconds)
+    done.set()
+    attacker.join(timeout=30)
+    probe.stop.set()
+    prober.join(timeout=30)
+    assert len(probe.latencies) >= seconds * 2, probe.latencies
+    return probe
+
+
+def open_huge_stream(served: Served, receive_buffer: int = 4096) -> socket.socket:
+    body = json.dumps(HUGE_ANSWER).encode()
+    client = socket.create_connection(served.address, timeout=10)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    client.sendall(served.raw_head("POST", served.invoke_path, len(body)) + body)
+    return client
+
+
+@pytest.mark.slow
+def test_a_client_that_never_reads_a_huge_stream_hurts_nobody(served: Served) -> None:
+    def never_read(done: threading.Event) -> None:
+        with open_huge_stream(served):
+            done.wait()
+
+    # the server fills ~16 MiB for this reader in 20-25 s: before the fix the whole server froze then, for good
+    assert probed(served, never_read, seconds=40).p99() < 0.25
+
+
+@pytest.mark.slow
+def test_a_200_kb_per_second_reader_hurts_nobody(served: Served) -> None:
+    def read_slowly(done: threading.Event) -> None:
+        with open_huge_stream(served, receive_buffer=65536) as client:
+            client.settimeout(1)
+            while not done.is_set():
+                try:
+                    if not client.recv(20_000):
+                        return  # the server cut this reader off: it was too slow
+                except TimeoutError:
+                    continue
+                done.wait(0.1)  # 20 KB per 0.1 s
+
+    assert probed(served, read_slowly, seconds=10).p99() < 0.25
+
+
+@pytest.mark.slow
+def test_a_client_leaving_mid_stream_hurts_nobody(served: Served) -> None:
+    def leave_early(done: threading.Event) -> None:
+        while not done.is_set():
+            with open_huge_stream(served, receive_buffer=65536) as client:
+                client.recv(65536)
+            done.wait(0.3)
+
+    assert probed(served, leave_early, seconds=6).p99() < 0.25
+
+
+def upload(served: Served, length: int | None) -> tuple[int, bytes]:
+    """Send up to 300 MB of body (declared, or chunked when `length` is None); how much the kernel took, and the answer."""
+    client = socket.create_connection(served.address, timeout=10)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    sent, piece = 0, b"x" * 65536
+    try:
+        client.sendall(served.raw_head("POST", "/v1/workspaces", length))
+        while sent < 300 * 1024 * 1024:
+            data = piece if length is not None else b"%x\r\n%b\r\n" % (len(piece), piece)
+            client.sendall(data)
+            sent += len(piece)
+    except OSError:
+        pass  # the server answered and closed: what matters is how much it took first
+    answer = b""
+    try:
+        while chunk := client.recv(65536):
+            answer += chunk
+    except OSError:
+        pass
+    client.close()
+    return sent, answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_300_mb_upload_is_refused_early_with_413(served: Served, declared: bool) -> None:
+    sent, answer = upload(served, 300 * 1024 * 1024 if declared else None)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"error_code": "common.01000413"' in answer
+    # the kernel's socket buffers on both sides take some megabytes more than the server reads
+    assert sent < 30 * 1024 * 1024, f"the server took {sent} bytes before refusing"
+
+
+@pytest.mark.slow
+def test_1100_idle_half_sent_connections_leave_room_for_everyone_else(served: Served) -> None:
+    def sit_on_connections(done: threading.Event) -> None:
+        idle = []
+        try:
+            for _ in range(1100):
+                connection = socket.create_connection(served.address, timeout=10)
+                connection.sendall(b"POST /v1/workspaces HTTP/1.1\r\nHost: x\r\nContent-Le")  # and never more
+                idle.append(connection)
+            done.wait()
+        finally:
+            for connection in idle:
+                connection.close()
+
+    assert probed(served, sit_on_connections, seconds=8).p99() < 2.0
