@@ -193,17 +193,34 @@ def answer_text(mode: str, body: Mapping[str, Any], rng: random.Random) -> str:
     return generated_text(rng)
 
 
-def build_completion(
-    *, completion_id: str, created: int, model: str, body: Mapping[str, Any], mode: str, seed: int | None, scripted: Scripted | None
-) -> Completion:
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Everything about an answer that depends on the request alone (its prompt's size, the unscripted answer of
+    each choice), worked out before the store lock is taken: for a 10 MB prompt that is most of the cost."""
+
+    limit: int
+    prompt_tokens: int
+    unscripted: list[list[str]]  # the tokens each choice answers when nothing is scripted
+
+
+def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Draft:
     limit = token_limit(body)
-    rng = random.Random(request_seed(seed, body))
+    choices = int(body.get("n", 1))
+    if mode == "echo":  # every choice echoes the same message: tokenize it once
+        unscripted = [tokenize(answer_text(mode, body, random.Random(0)))] * choices
+    else:
+        rng = random.Random(request_seed(seed, body))
+        unscripted = [tokenize(answer_text(mode, body, rng)) for _ in range(choices)]
+    return Draft(limit, prompt_tokens(list(body["messages"])), unscripted)
+
+
+def build_completion(*, completion_id: str, created: int, model: str, draft: Draft, scripted: Scripted | None) -> Completion:
     choices = []
-    for index in range(int(body.get("n", 1))):
-        text = scripted.content if scripted is not None else answer_text(mode, body, rng)
-        tokens = tokenize(text)
-        finish = "length" if len(tokens) > limit else "stop"
+    scripted_tokens = tokenize(scripted.content) if scripted is not None else None
+    for index, unscripted in enumerate(draft.unscripted):
+        tokens = scripted_tokens if scripted_tokens is not None else unscripted
+        finish = "length" if len(tokens) > draft.limit else "stop"
         if scripted is not None and scripted.finish_reason is not None:
             finish = scripted.finish_reason
-        choices.append(Choice(index, tokens[:limit], finish, scripted.reasoning_content if scripted else None))
-    return Completion(completion_id, created, model, choices, prompt_tokens(list(body["messages"])))
+        choices.append(Choice(index, tokens[: draft.limit], finish, scripted.reasoning_content if scripted else None))
+    return Completion(completion_id, created, model, choices, draft.prompt_tokens)

@@ -43,6 +43,7 @@ class Call:
     path: dict[str, Any] = field(default_factory=dict)
     query: dict[str, Any] = field(default_factory=dict)
     body: Any = None
+    prepared: Any = None  # what the operation's preparation (if it has one) worked out before the store lock
 
 
 class Fabric:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NotRunning
-from .completions import Completion, build_completion
+from .completions import Completion, Draft, build_completion, draft_completion
 from .fabric import Call, Fabric
 
 
@@ -21,6 +21,11 @@ class Invocation:
     stream: bool
     include_usage: bool
     timing: Timing
+
+
+def prepare(fabric: Fabric, call: Call) -> Draft:
+    """The part of the answer that needs no state: run without the store lock (a large prompt takes long)."""
+    return draft_completion(call.body, fabric.completion_mode, fabric.seed)
 
 
 def invoke(fabric: Fabric, call: Call) -> Invocation:
@@ -40,13 +45,12 @@ def invoke(fabric: Fabric, call: Call) -> Invocation:
         raise NotRunning(f"endpoint {instance.record['endpoint_id']} of service instance {instance.record['id']} is {shown}")
     key = (call.caller.tenant, instance.record["id"])
     body = call.body
+    draft = call.prepared if isinstance(call.prepared, Draft) else prepare(fabric, call)
     completion = build_completion(
         completion_id=fabric.ids.completion_id(),
         created=int(fabric.now()),
         model=instance.record["id"],
-        body=body,
-        mode=fabric.completion_mode,
-        seed=fabric.seed,
+        draft=draft,
         scripted=fabric.scripts.take(key),
     )
     quota = endpoint.record.get("tokens_quota")
@@ -62,3 +66,4 @@ def invoke(fabric: Fabric, call: Call) -> Invocation:
 
 
 OPERATIONS = {"InvokeModelService": invoke}
+PREPARATIONS = {"InvokeModelService": prepare}  # run before the store lock is taken; the result is call.prepared

@@ -129,7 +129,8 @@ class Store:
 
 def _plain(item: Any) -> dict[str, Any]:
     """The exported shape of each bookkeeping object; the name indexes are derived, so they are left out (rebuilt
-    from the records on restore)."""
+    from the records on restore). Spelled out per type: it runs under the store lock for every object of a save,
+    and a field table read with getattr made a 10 000-workspace snapshot ~70 % slower."""
     if isinstance(item, Entry):
         return {
             "record": item.record,

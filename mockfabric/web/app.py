@@ -164,6 +164,7 @@ def _view(
     emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller], faults: bool
 ) -> Callable[..., Response]:
     fabric = emulator.fabric
+    prepare = invocations.PREPARATIONS.get(operation.operation_id)
 
     def view(**path_values: str) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
@@ -178,6 +179,8 @@ def _view(
             if dropped is not None:
                 return dropped
         call = parse_call(operation, current, path_values, caller)
+        if prepare is not None:
+            call.prepared = prepare(fabric, call)  # stateless work, outside the lock every other request waits on
         with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = handler(fabric, call)
             payload = result if isinstance(result, Invocation | bytes) or result is None else to_json(result)
