@@ -40,9 +40,12 @@ def _clip(text: str, limit: int = VALUE_LIMIT) -> str:
 
 
 def _clip_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    given = list(headers)
+    if sum(len(name) + len(value) for name, value in given) <= min(HEADERS_LIMIT, VALUE_LIMIT):
+        return given  # the usual case, on every request: nothing to cut
     kept: list[tuple[str, str]] = []
     used, dropped = 0, 0
-    for name, value in headers:
+    for name, value in given:
         name, value = _clip(name, 256), _clip(value)
         if used + len(name) + len(value) > HEADERS_LIMIT:
             dropped += 1
