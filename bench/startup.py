@@ -1,13 +1,17 @@
 """Start-up: `MockFabric()` context manager to the first 200 (median of 20 in one process, the first one included),
-and `mockfabric serve` (a new process) to the first 200 (median of 5). Usage: python bench/startup.py"""
+`mockfabric serve` (a new process) to the first 200 (median of 5), and what the installed pytest plugin adds to
+every pytest run (an empty test file, default vs `-p no:mockfabric`, alternating, median of 10).
+Usage: python bench/startup.py"""
 
 from __future__ import annotations
 
 import json
 import statistics
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 from common import PY, wait_http
 
@@ -42,12 +46,30 @@ def serve_start() -> list[float]:
     return times
 
 
+def plugin_overhead() -> tuple[float, float]:
+    """Median seconds of `pytest` on an empty test file with the plugin loaded and without it."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "test_empty.py").write_text("def test_nothing():\n    pass\n")
+        runs: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(10):
+            for loaded in (True, False):
+                started = time.perf_counter()
+                extra = [] if loaded else ["-p", "no:mockfabric"]
+                subprocess.run([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], cwd=folder, capture_output=True, check=True)
+                runs[loaded].append(time.perf_counter() - started)
+    return statistics.median(runs[True]), statistics.median(runs[False])
+
+
 def main() -> None:
     fixture, serve = fixture_start(), serve_start()
+    with_plugin, without_plugin = plugin_overhead()
     result = {
         "fixture_median_ms": round(statistics.median(fixture) * 1000, 1),
         "fixture_first_ms": round(fixture[0] * 1000, 1),
         "serve_median_ms": round(statistics.median(serve) * 1000, 1),
+        "pytest_with_plugin_ms": round(with_plugin * 1000, 1),
+        "pytest_without_plugin_ms": round(without_plugin * 1000, 1),
+        "plugin_adds_ms": round((with_plugin - without_plugin) * 1000, 1),
     }
     print(json.dumps(result))
 

@@ -11,11 +11,12 @@ Override `mockfabric_settings` (session scope) to change the emulator's settings
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .fabric import MockFabric
+if TYPE_CHECKING:  # imported when a fixture is used: the plugin loads in every pytest run of every project
+    from .fabric import MockFabric
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,8 @@ def mockfabric_settings() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def mockfabric_server(mockfabric_settings: dict[str, Any]) -> Iterator[MockFabric]:
     """One emulator per test session (per xdist worker), stopped at the end."""
+    from .fabric import MockFabric
+
     with MockFabric(**mockfabric_settings) as fabric:
         yield fabric
 

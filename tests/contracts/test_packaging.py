@@ -43,3 +43,19 @@ def test_wheel_ships_contracts_and_loads_them_from_anywhere(tmp_path: Path) -> N
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "26"
+
+
+def test_importing_the_package_and_the_plugin_loads_nothing_heavy() -> None:
+    """The pytest plugin is loaded in every pytest run of every project that has mockfabric installed."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, mockfabric, mockfabric.testing.pytest_plugin, mockfabric.cli\n"
+        "heavy = [m for m in ('flask', 'werkzeug', 'waitress', 'jsonschema', 'jsonschema_rs', 'yaml', 'orjson') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+        "assert mockfabric.MockFabric.__name__ == 'MockFabric' and 'flask' in sys.modules  # loaded on first use\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported at once: {done.stdout.strip()}"
