@@ -113,6 +113,8 @@ class Faults:
 
     def fire(self, operation: str | None, method: str, path: str, tenant: str | None) -> FaultRule | None:
         """The first rule that matches and passes its probability; its `times` is used up by one."""
+        if not self._buckets:  # no rules at all, the usual case: no lock, nothing to look at
+            return None
         with self._lock:
             for rule in self._candidates(operation, tenant):
                 if not rule.matches(operation, method, path, tenant):

@@ -39,10 +39,12 @@ def _clip(text: str, limit: int = VALUE_LIMIT) -> str:
     return f"{text[:limit]}...[truncated: {len(text)} characters in all]"
 
 
-def _clip_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def _clip_headers(headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], int]:
+    """The headers to keep, and their size in characters."""
     given = list(headers)
-    if sum(len(name) + len(value) for name, value in given) <= min(HEADERS_LIMIT, VALUE_LIMIT):
-        return given  # the usual case, on every request: nothing to cut
+    size = sum(len(name) + len(value) for name, value in given)
+    if size <= min(HEADERS_LIMIT, VALUE_LIMIT):
+        return given, size  # the usual case, on every request: nothing to cut
     kept: list[tuple[str, str]] = []
     used, dropped = 0, 0
     for name, value in given:
@@ -54,7 +56,7 @@ def _clip_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         kept.append((name, value))
     if dropped:
         kept.append(("x-mockfabric-truncated", f"{dropped} more headers not kept"))
-    return kept
+    return kept, used
 
 
 @dataclass(slots=True)
@@ -92,23 +94,13 @@ class JournalEntry:
         headers: Iterable[tuple[str, str]],
         body: bytes,
     ) -> JournalEntry:
-        kept_headers = _clip_headers(headers)
-        entry = cls(
-            at=at,
-            request_id=request_id,
-            tenant=tenant,
-            operation=operation,
-            method=_clip(method, 32),
-            path=_clip(path),
-            query=_clip(query),
-            status=status,
-            fault=fault,
-            headers=kept_headers,
-            body=bytes(body[:BODY_LIMIT]),
-            body_size=len(body),
-        )
-        entry.size = ENTRY_OVERHEAD + len(entry.path) + len(entry.query) + len(entry.body) + sum(len(n) + len(v) for n, v in kept_headers)
-        return entry
+        kept_headers, header_size = _clip_headers(headers)
+        path = path if len(path) <= VALUE_LIMIT else _clip(path)
+        query = query if len(query) <= VALUE_LIMIT else _clip(query)
+        kept_body = body if len(body) <= BODY_LIMIT else body[:BODY_LIMIT]
+        size = ENTRY_OVERHEAD + len(path) + len(query) + len(kept_body) + header_size
+        method = _clip(method, 32)
+        return cls(at, request_id, tenant, operation, method, path, query, status, fault, kept_headers, kept_body, len(body), 0, size)
 
     def render(self) -> dict[str, Any]:
         return {

@@ -46,17 +46,20 @@ class Guard:
     def __init__(self, allowed_hosts: Iterable[str], any_host: bool) -> None:
         self._allowed = frozenset(host_name(h) for h in allowed_hosts)
         self._any_host = any_host or "*" in self._allowed
+        self._served: set[str] = set()  # Host values already found acceptable: one lookup per request after the first
 
     def refusal(self, environ: dict[str, Any]) -> ForbiddenRequest | None:
         """Why this request must not be served, or None."""
         host = environ.get("HTTP_HOST")
-        if host is not None and not self._any_host:
+        if host is not None and host not in self._served and not self._any_host:
             name = host_name(host)
             if name not in self._allowed and not is_loopback_name(name):
                 return ForbiddenRequest(
                     f"Host {host[:100]!r} is not a loopback name; start the emulator with --allowed-hosts {name[:100]} "
                     "(or a control token) to serve it"
                 )
+            if len(self._served) < 1024:  # bounded: a client sending ever-new Host values only costs itself the check
+                self._served.add(host)
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return _control_refusal(environ)
         return None
