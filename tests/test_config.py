@@ -56,3 +56,25 @@ def test_non_loopback_with_a_token_is_allowed() -> None:
 def test_env_errors_name_the_variable() -> None:
     with pytest.raises(ConfigError, match="MOCKFABRIC_SEED"):
         load_settings({}, {"MOCKFABRIC_SEED": "abc"})
+
+
+def test_every_setting_is_a_flag_an_environment_variable_and_a_readme_row() -> None:
+    """Settings are still declared in four places (the dataclass, PARSERS, the flags, the README table): this keeps
+    them in step until they are declared once."""
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from mockfabric.cli import _build_parser
+    from mockfabric.config import ENV_PREFIX, PARSERS
+
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    assert set(PARSERS) == fields
+    flags = set(vars(_build_parser().parse_args(["serve"]))) - {"command"}  # every flag's destination, unset
+    assert flags == fields
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n\n**", 1)[0]
+    documented = set(re.findall(r"`" + ENV_PREFIX + r"([A-Z_]+)`", table))
+    assert documented == {name.upper() for name in fields}
+    for name in fields:
+        assert f"`--{name.replace('_', '-')}`" in table, name
