@@ -11,6 +11,7 @@ import gc
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import threading
@@ -300,8 +301,19 @@ def serve(
         server.run()
     except StateFileError as exc:  # the final save failed: the state of this run is not on disk
         raise ServeError(f"{exc}; the changes since the last good save are lost", exit_code=1) from None
-    print("mockfabric stopped", file=out, flush=True)
+    _say("mockfabric stopped", out)
     return 0
+
+
+def _say(line: str, out: TextIO) -> None:
+    """A status line for whoever reads our output; nobody reading any more (a closed pipe) is no error at exit."""
+    try:
+        print(line, file=out, flush=True)
+    except BrokenPipeError:
+        if out is sys.stdout:  # what Python's docs advise: point stdout at /dev/null so the final flush is silent too
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _calm_the_collector() -> None:

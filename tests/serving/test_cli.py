@@ -200,3 +200,20 @@ def test_unparseable_requests_get_a_huawei_error_body(server: tuple[subprocess.P
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request") and b"application/json" in head and b"X-Request-Id" in head
     assert b'"error_code": "common.01000001"' in body
+
+
+def test_a_closed_output_pipe_does_not_turn_a_clean_stop_into_a_traceback() -> None:
+    process = subprocess.Popen([*SERVE, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        assert "serving on" in process.stdout.readline()
+        process.stdout.close()  # whoever started it stopped reading (a closed pipe, a finished `| head`)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        stderr = process.stderr.read()
+        assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=15)
+        process.stderr.close()
