@@ -34,6 +34,7 @@ from .pacing import PacedStream, Pacer, Step, Writer
 from .persistence import StateFileError
 from .web.app import create_app
 from .web.errors import MAX_BODY
+from .web.front import note_outcome
 from .web.invocations import StreamCut
 
 STREAM_BUFFER_BYTES = 4 * 1024 * 1024  # what a reader may leave unread before its stream is cut
@@ -113,7 +114,10 @@ class _PacedTask(WSGITask):
             if channel.total_outbufs_len + len(data) > STREAM_BUFFER_BYTES:
                 # The event loop calls this: it must never wait for a buffer that only it can drain (waitress's
                 # write_soon would, past its high watermark). A reader this far behind loses its stream instead.
-                log.warning("stream cut: the client left %d bytes unread (limit %d)", channel.total_outbufs_len, STREAM_BUFFER_BYTES)
+                outcome = f"stream cut: the client left {channel.total_outbufs_len} bytes unread (limit {STREAM_BUFFER_BYTES})"
+                log.warning(outcome)
+                if self.environ is not None:
+                    note_outcome(self.environ, outcome)
                 raise ClientDisconnected("reader too slow")
             if not channel.total_outbufs_len:
                 try:

@@ -77,6 +77,7 @@ class JournalEntry:
     body_size: int
     seq: int = 0
     size: int = 0
+    outcome: str | None = None  # what became of the answer after it started, e.g. a stream cut off
 
     @classmethod
     def capture(
@@ -114,6 +115,7 @@ class JournalEntry:
             "query": self.query,
             "status": self.status,
             "fault": self.fault,
+            "outcome": self.outcome,
             "headers": redact_headers((_title(k), v) for k, v in self.headers),
             "body": self._readable_body(),
         }

@@ -34,6 +34,14 @@ class Exchange:
     fault: str | None = None
     body: bytes | None = None
     headers: list[tuple[str, str]] | None = field(default=None)
+    entry: JournalEntry | None = None  # the journal's record of it, for what happens after the answer started
+
+
+def note_outcome(environ: dict[str, Any], outcome: str) -> None:
+    """Record in the journal what became of an answer after it started (a stream cut off, say), if it was journaled."""
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    if exchange is not None and exchange.entry is not None:
+        exchange.entry.outcome = outcome
 
 
 def exchange_of(environ: dict[str, Any]) -> Exchange:
@@ -131,18 +139,17 @@ class Front:
                 request_body(environ)  # a request refused before its body was read is still journaled with it
             except (BodyTooLarge, MalformedRequest):
                 exchange.body = b""
-        self._fabric.journal.record(
-            JournalEntry.capture(
-                at=self._fabric.now(),
-                request_id=exchange.request_id,
-                tenant=exchange.tenant,
-                operation=exchange.operation,
-                method=environ["REQUEST_METHOD"],
-                path=_decoded(environ.get("PATH_INFO", "")),
-                query=environ.get("QUERY_STRING", ""),
-                status=status,
-                fault=exchange.fault,
-                headers=request_headers(environ),
-                body=exchange.body or b"",
-            )
+        exchange.entry = JournalEntry.capture(
+            at=self._fabric.now(),
+            request_id=exchange.request_id,
+            tenant=exchange.tenant,
+            operation=exchange.operation,
+            method=environ["REQUEST_METHOD"],
+            path=_decoded(environ.get("PATH_INFO", "")),
+            query=environ.get("QUERY_STRING", ""),
+            status=status,
+            fault=exchange.fault,
+            headers=request_headers(environ),
+            body=exchange.body or b"",
         )
+        self._fabric.journal.record(exchange.entry)

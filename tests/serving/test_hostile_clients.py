@@ -125,6 +125,8 @@ def test_a_client_that_never_reads_a_huge_stream_hurts_nobody(served: Served) ->
 
     # the server fills ~16 MiB for this reader in 20-25 s: before the fix the whole server froze then, for good
     assert probed(served, never_read, seconds=40).p99() < 0.25
+    journal = requests.get(f"{served.url}/_mockfabric/requests", params={"operation": "InvokeModelService"}, timeout=10).json()
+    assert any((entry["outcome"] or "").startswith("stream cut: the client left") for entry in journal["requests"]), journal
 
 
 @pytest.mark.slow
