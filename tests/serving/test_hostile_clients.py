@@ -204,3 +204,42 @@ def test_1100_idle_half_sent_connections_leave_room_for_everyone_else(served: Se
                 connection.close()
 
     assert probed(served, sit_on_connections, seconds=8).p99() < 2.0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_server_in_time_while_hostile_clients_hold_on() -> None:
+    """A stalled reader, a stream waiting for its first token and half-sent requests, all still connected: SIGTERM
+    ends the process within the shutdown timeout plus 2 s, exit 0."""
+    command = [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--completion-mode", "echo", "--lifecycle", "instant"]
+    process = subprocess.Popen([*command, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)], stdout=subprocess.PIPE, text=True)
+    held: list[socket.socket] = []
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("serving on ", 1)[1].split()[0]
+        with requests.Session() as session:
+            session.headers.update(HEADERS)
+            ws = session.post(f"{url}/v1/workspaces", json={"name": "held-ws"}).json()["id"]
+            ep = session.post(f"{url}/v1/workspaces/{ws}/endpoints", json=SEED_ENDPOINT).json()["id"]
+            model = session.post(f"{url}/v1/workspaces/{ws}/models", json=SEED_MODEL).json()["id"]
+            instance = session.post(f"{url}/v1/workspaces/{ws}/services/instances", json=seed_deploy(model, ep)).json()["id"]
+            control = {"Content-Type": "application/json"}
+            timing = {"tenant": "hostile", "instance_id": instance, "ttft_ms": 60_000, "itl_ms": 0}
+            assert requests.put(f"{url}/_mockfabric/timing", json=timing, headers=control, timeout=10).status_code == 200
+        here = Served(process, url, f"/v1/workspaces/{ws}/services/instances/{instance}/invocations")
+        stream = open_huge_stream(here)  # waits a minute for its first token, and is never read past its head
+        held.append(stream)
+        assert stream.recv(12) == b"HTTP/1.1 200"  # the stream is open: its request is in flight in the server
+        for _ in range(200):
+            half = socket.create_connection(here.address, timeout=10)
+            half.sendall(b"GET /healthcheck HTTP/1.1\r\nHo")
+            held.append(half)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=SHUTDOWN_TIMEOUT + 2) == 0
+        assert time.monotonic() - started <= SHUTDOWN_TIMEOUT + 2
+    finally:
+        for connection in held:
+            connection.close()
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=15)
