@@ -27,7 +27,7 @@ from typing import Any
 
 from .clock import iso_millis
 from .domain.store import StateFormatError, Store
-from .text import decode_json, first_invalid_text, may_hold_surrogates
+from .text import decode_json, invalid_text_in
 
 DEBOUNCE_SECONDS = 0.2
 DURABILITY_BOUND_SECONDS = 0.5
@@ -76,10 +76,9 @@ def read_state(path: Path) -> dict[str, Any] | None:
         raise StateFileError(f"state file {path} is not valid JSON ({str(exc)[:200]}); move it away or fix it") from None
     except RecursionError:
         raise StateFileError(f"state file {path} is nested too deeply to be a mockfabric state; move it away") from None
-    if may_hold_surrogates(raw):
-        invalid = first_invalid_text(state)
-        if invalid is not None:
-            raise StateFileError(f"state file {path}: the text at {invalid[:200]} is not valid Unicode (a lone surrogate escape)")
+    invalid = invalid_text_in(raw, state)
+    if invalid is not None:
+        raise StateFileError(f"state file {path}: the text at {invalid[:200]} is not valid Unicode (a lone surrogate escape)")
     if not isinstance(state, dict):
         raise StateFileError(f"state file {path} holds a JSON {type(state).__name__}, not a mockfabric state")
     return state

@@ -35,9 +35,12 @@ def decode_json(text: str) -> Any:
     return _DECODER.decode(text)
 
 
-def may_hold_surrogates(raw: bytes) -> bool:
-    """False when the JSON text `raw` cannot decode to a lone surrogate (it spells no \\uD800-\\uDFFF escape)."""
-    return _SURROGATE_ESCAPE.search(raw) is not None
+def invalid_text_in(raw: bytes, decoded: Any, where: str = "") -> str | None:
+    """Where (`body.messages[0].content`) the JSON `decoded` from `raw` holds text that is not valid Unicode, or None.
+    The decoded value is walked only when `raw` spells a \\uD800-\\uDFFF escape: nothing else can produce one."""
+    if _SURROGATE_ESCAPE.search(raw) is None:
+        return None
+    return first_invalid_text(decoded, where)
 
 
 def is_valid_text(text: str) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..clock import iso_millis
 from ..redaction import redact_headers
-from ..text import first_invalid_text, may_hold_surrogates
+from ..text import invalid_text_in
 
 MAX_ENTRIES = 10_000
 DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024
@@ -131,7 +131,7 @@ class JournalEntry:
             body: Any = json.loads(raw)
         except (ValueError, RecursionError):
             return raw.decode("utf-8", errors="replace")
-        if may_hold_surrogates(raw) and first_invalid_text(body) is not None:
+        if invalid_text_in(raw, body) is not None:
             return raw.decode("utf-8", errors="replace")  # the escapes stay as written: readable, and valid text
         return body
 

@@ -10,7 +10,7 @@ from flask import Request
 from ..contracts import Operation, Parameter
 from ..domain.fabric import Call, Caller
 from ..errors import MalformedRequest, ValidationFailed
-from ..text import decode_json, first_invalid_text, may_hold_surrogates
+from ..text import decode_json, invalid_text_in
 from .front import request_body, request_headers
 
 INTEGER = re.compile(r"^-?\d{1,18}$")
@@ -69,10 +69,9 @@ def _body(operation: Operation, request: Request) -> Any:
         body = decode_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedRequest(f"failed to read http request, please check your input: body is not valid JSON ({exc})"[:300]) from None
-    if may_hold_surrogates(raw):
-        invalid = first_invalid_text(body, "body")
-        if invalid is not None:
-            raise ValidationFailed(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
+    invalid = invalid_text_in(raw, body, "body")
+    if invalid is not None:
+        raise ValidationFailed(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
     problem = operation.body_check.problem(body)
     if problem is not None:
         raise ValidationFailed(str(problem))
