@@ -110,10 +110,9 @@ class Front:
             statuses.append(status)
             return start_response(status, headers, exc_info)
 
-        refusal = self._guard.refusal(environ)
         if os.getpid() != self._pid:
             body = self._refuse_split_state(environ, respond)
-        elif refusal is not None:
+        elif (refusal := self._guard.refusal(environ)) is not None:
             body = json_error(refusal)(environ, respond)
         else:
             body = self._app(environ, respond)

@@ -13,11 +13,10 @@ What must hold:
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
+from ..config import is_loopback
 from ..errors import ForbiddenRequest
 
 CONTROL_PREFIX = "/_mockfabric/"
@@ -32,14 +31,10 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-@functools.lru_cache(maxsize=256)
 def is_loopback_name(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """A loopback address or `localhost`, as for the bind address, and any `*.localhost` (which always resolves to
+    loopback, RFC 6761). Guard remembers the Host values it accepted, so this runs once per value."""
+    return name.endswith(".localhost") or is_loopback(name)
 
 
 class Guard:
