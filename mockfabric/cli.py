@@ -182,18 +182,10 @@ def _build_parser() -> _Parser:
 
 def _writable(path: str) -> str | None:
     """Why a report cannot be written to `path`, or None: checked before a run, not after it."""
-    folder = Path(path).resolve().parent
-    if not folder.is_dir():
-        return f"cannot write {path}: folder {folder} does not exist"
-    if Path(path).is_dir():
-        return f"cannot write {path}: it is a folder"
-    try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".mockfabric-probe-")
-    except OSError as exc:
-        return f"cannot write {path}: {exc.strerror or exc} (a container's user must be able to write the mounted folder)"
-    os.close(handle)
-    os.unlink(probe)
-    return None
+    from .persistence import unwritable_because
+
+    problem = unwritable_because(Path(path).resolve())
+    return None if problem is None else f"cannot write {path}: {problem}"
 
 
 def _base_url_problem(flag: str, url: str) -> str | None:

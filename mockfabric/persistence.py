@@ -45,17 +45,28 @@ def state_target(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def check_writable(path: Path) -> None:
-    """StateFileError unless a file can be created beside `path` (tried for real: permission bits do not bind root)."""
+def unwritable_because(path: Path) -> str | None:
+    """Why no file can be written at `path`, or None. Tried for real, by creating and removing a file beside it:
+    permission bits do not bind root, and a read-only mount shows only when written to."""
     folder = path.parent
     if not folder.is_dir():
-        raise StateFileError(f"state file {path}: its folder {folder} does not exist or is not a folder")
+        return f"its folder {folder} does not exist or is not a folder"
+    if path.is_dir():
+        return "it is a folder"
     try:
         handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
     except OSError as exc:
-        raise StateFileError(f"state file {path}: cannot write in {folder} ({exc.strerror or exc})") from None
+        return f"cannot write in {folder} ({exc.strerror or exc})"
     os.close(handle)
     os.unlink(probe)
+    return None
+
+
+def check_writable(path: Path) -> None:
+    """StateFileError unless the state file can be written (see `unwritable_because`)."""
+    problem = unwritable_because(path)
+    if problem is not None:
+        raise StateFileError(f"state file {path}: {problem}")
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
