@@ -206,6 +206,11 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 
 def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Merge flags (already typed, None = not given) over MOCKFABRIC_* env vars (strings) over defaults."""
+    return Settings(**_given(flags, environ))
+
+
+def _given(flags: Mapping[str, Any] | None, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """The settings named by flags or environment variables, typed, flags winning; the rest keep their defaults."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for name, parse in PARSERS.items():
@@ -218,17 +223,15 @@ def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, 
     for name, value in (flags or {}).items():
         if value is not None:
             values[name] = value
-    return Settings(**values)
+    return values
 
 
 def serve_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> tuple[Settings, str | None]:
     """Settings for `mockfabric serve`: as load_settings, except that a non-loopback host without a control token
     gets a freshly generated one (returned second, for the banner) instead of a refusal, so that
     `docker run -p 127.0.0.1:8080:8080 mockfabric` starts with the control API closed."""
-    environ = os.environ if environ is None else environ
-    given = {name: value for name, value in (flags or {}).items() if value is not None}
-    host = given.get("host") or environ.get(ENV_PREFIX + "HOST") or DEFAULT_HOST
-    if given.get("control_token") or environ.get(ENV_PREFIX + "CONTROL_TOKEN") or is_loopback(host):
-        return load_settings(given, environ), None
-    generated = secrets.token_urlsafe(24)
-    return load_settings({**given, "control_token": generated}, environ), generated
+    values = _given(flags, environ)
+    if values.get("control_token") or is_loopback(values.get("host") or DEFAULT_HOST):
+        return Settings(**values), None
+    generated = values["control_token"] = secrets.token_urlsafe(24)
+    return Settings(**values), generated
