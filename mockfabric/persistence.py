@@ -21,7 +21,7 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +129,7 @@ def write_atomically(path: Path, payload: bytes) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SaverStatus:
-    """How saving goes: `ok`, or `failing` since `failing_since` with `failures` attempts and the last error."""
+    """How saving goes: `ok`, or `failing` after `failures` consecutive attempts, the last of which said `last_error`."""
 
     path: str
     state: str
@@ -139,14 +139,7 @@ class SaverStatus:
     last_saved: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "state": self.state,
-            "saves": self.saves,
-            "failures": self.failures,
-            "last_error": self.last_error,
-            "last_saved": self.last_saved,
-        }
+        return asdict(self)
 
 
 class StateSaver:

@@ -12,14 +12,15 @@ import re
 from collections.abc import Iterable
 
 REDACTED = "***"
-_SECRET_NAME = re.compile(r"authorization|token|cookie|secret|password|passwd|credential|session|api-?key", re.IGNORECASE)
+_SECRET_WORDS = r"authorization|token|cookie|secret|password|passwd|credential|session|api-?key"
+_SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
 _SDK_SIGNATURE = re.compile(
     r"^\s*SDK-HMAC-SHA256\s+Access\s*=\s*(?P<ak>[A-Za-z0-9_\-]{1,128})\s*,\s*SignedHeaders\s*=\s*(?P<headers>[a-z0-9\-;]{1,2048})\s*,",
     re.IGNORECASE,
 )
 # `Name: value` or `Name=value` in free text (curl lines, error messages), for the same secret names
 _SECRET_IN_TEXT = re.compile(
-    r"(?P<name>[A-Za-z0-9\-_]*(?:authorization|token|cookie|secret|password|passwd|credential|session|api-?key)[A-Za-z0-9\-_]*)"
+    rf"(?P<name>[A-Za-z0-9\-_]*(?:{_SECRET_WORDS})[A-Za-z0-9\-_]*)"
     r"(?P<sep>['\"]?\s*[:=]\s*['\"]?)(?P<value>[^'\"\r\n]+)",
     re.IGNORECASE,
 )

@@ -4,7 +4,8 @@ What must hold:
 - Memory is bounded by `budget_bytes` (plus one entry): each entry keeps at most VALUE_LIMIT characters of its path,
   query and each header value, HEADERS_LIMIT characters of headers in all, and BODY_LIMIT bytes of body, each cut
   marked as such; the oldest entries are dropped past the budget or MAX_ENTRIES.
-- Nothing it keeps refers to the request's own (possibly huge) strings or buffers: what is kept is a copy of the cut.
+- Nothing it keeps is longer than its limit: a value within it is kept as it came (no copy on the hot path), a
+  longer one only as a copy of its cut, so no huge string or buffer of a request outlives the request.
 - Credentials are redacted when an entry is rendered (`redaction.py`), so nothing secret is ever answered.
 - Reading pages: one answer holds at most PAGE_ENTRIES entries and about PAGE_BYTES of them; `next_since_seq` says
   where the next page starts.
