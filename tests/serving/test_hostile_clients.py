@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from ..helpers import SEED_ENDPOINT, SEED_MODEL, seed_deploy
+from mockfabric import MockFabric
+
+from .flow import deploy
 
 HEADERS = {"X-Auth-Token": "hostile", "X-Project-Id": "hostile"}
 SHUTDOWN_TIMEOUT = 3.0
@@ -32,6 +34,8 @@ class Served:
     process: subprocess.Popen[str]
     url: str
     invoke_path: str
+    handle: MockFabric
+    instance: str
 
     @property
     def address(self) -> tuple[str, int]:
@@ -47,19 +51,21 @@ class Served:
         ).encode()
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def start_served() -> Served:
+    """`mockfabric serve` in echo mode with one RUNNING instance in the tenant the raw requests below use."""
     command = [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--completion-mode", "echo", "--lifecycle", "instant"]
     process = subprocess.Popen([*command, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)], stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     url = process.stdout.readline().split("serving on ", 1)[1].split()[0]
-    with requests.Session() as session:
-        session.headers.update(HEADERS)
-        ws = session.post(f"{url}/v1/workspaces", json={"name": "hostile-ws"}).json()["id"]
-        ep = session.post(f"{url}/v1/workspaces/{ws}/endpoints", json=SEED_ENDPOINT).json()["id"]
-        model = session.post(f"{url}/v1/workspaces/{ws}/models", json=SEED_MODEL).json()["id"]
-        instance = session.post(f"{url}/v1/workspaces/{ws}/services/instances", json=seed_deploy(model, ep)).json()["id"]
-    served = Served(process, url, f"/v1/workspaces/{ws}/services/instances/{instance}/invocations")
+    deployed = deploy(MockFabric.connect(url, tenant=HEADERS["X-Project-Id"]))
+    deployed.session.close()
+    return Served(process, url, deployed.invoke_url.removeprefix(url), deployed.fabric, deployed.instance)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    served = start_served()
+    process = served.process
     yield served
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -210,22 +216,11 @@ def test_1100_idle_half_sent_connections_leave_room_for_everyone_else(served: Se
 def test_sigterm_stops_the_server_in_time_while_hostile_clients_hold_on() -> None:
     """A stalled reader, a stream waiting for its first token and half-sent requests, all still connected: SIGTERM
     ends the process within the shutdown timeout plus 2 s, exit 0."""
-    command = [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--completion-mode", "echo", "--lifecycle", "instant"]
-    process = subprocess.Popen([*command, "--shutdown-timeout", str(SHUTDOWN_TIMEOUT)], stdout=subprocess.PIPE, text=True)
+    here = start_served()
+    process = here.process
     held: list[socket.socket] = []
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split("serving on ", 1)[1].split()[0]
-        with requests.Session() as session:
-            session.headers.update(HEADERS)
-            ws = session.post(f"{url}/v1/workspaces", json={"name": "held-ws"}).json()["id"]
-            ep = session.post(f"{url}/v1/workspaces/{ws}/endpoints", json=SEED_ENDPOINT).json()["id"]
-            model = session.post(f"{url}/v1/workspaces/{ws}/models", json=SEED_MODEL).json()["id"]
-            instance = session.post(f"{url}/v1/workspaces/{ws}/services/instances", json=seed_deploy(model, ep)).json()["id"]
-            control = {"Content-Type": "application/json"}
-            timing = {"tenant": "hostile", "instance_id": instance, "ttft_ms": 60_000, "itl_ms": 0}
-            assert requests.put(f"{url}/_mockfabric/timing", json=timing, headers=control, timeout=10).status_code == 200
-        here = Served(process, url, f"/v1/workspaces/{ws}/services/instances/{instance}/invocations")
+        here.handle.set_timing(here.instance, ttft_ms=60_000, itl_ms=0)
         stream = open_huge_stream(here)  # waits a minute for its first token, and is never read past its head
         held.append(stream)
         assert stream.recv(12) == b"HTTP/1.1 200"  # the stream is open: its request is in flight in the server
