@@ -69,7 +69,9 @@ def _serve_parser(sub: Any) -> None:
     number, real = _typed(parse_int), _typed(parse_float)
     serve.add_argument("--host", help="bind address (default 127.0.0.1; any other needs a control token, generated if not given)")
     serve.add_argument("--port", type=number, help="port (default 8080; 0 picks a free one)")
-    serve.add_argument("--threads", type=number, help="worker threads = concurrent requests and streams (default 512)")
+    serve.add_argument(
+        "--threads", type=number, help="worker threads = requests being worked on at once; streams and latency take none (default 16)"
+    )
     serve.add_argument("--workers", type=number, help="must be 1: the state lives in one process")
     serve.add_argument("--auth", choices=AUTH_MODES, help="credential checking (default: require a well-formed credential)")
     serve.add_argument("--seed", type=number, help="seed for ids and generated content (default: random, printed at start)")
@@ -116,6 +118,18 @@ def _serve_parser(sub: Any) -> None:
     )
     serve.add_argument(
         "--shutdown-timeout", dest="shutdown_timeout", type=real, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
+    )
+    serve.add_argument(
+        "--read-timeout",
+        dest="read_timeout",
+        type=real,
+        help="seconds a client may pause while sending a request head or body before it is dropped (default 10)",
+    )
+    serve.add_argument(
+        "--stream-backlog",
+        dest="stream_backlog",
+        type=number,
+        help="bytes of a stream a client may leave unread before its connection is closed (default 4194304, 4 MiB)",
     )
 
 

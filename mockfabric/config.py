@@ -51,7 +51,7 @@ def _default_lifecycle() -> dict[str, Progression]:
 class Settings:
     host: str = DEFAULT_HOST
     port: int = 8080
-    threads: int = 512
+    threads: int = 16
     workers: int = 1
     auth: str = "default"
     seed: int | None = None
@@ -61,6 +61,8 @@ class Settings:
     ttft_ms: int = 0
     itl_ms: int = 0
     shutdown_timeout: float = 10.0
+    read_timeout: float = 10.0
+    stream_backlog: int = 4 * 1024 * 1024
     control_token: str | None = None
     completion_mode: str = "generate"
     state_file: str | None = None
@@ -77,6 +79,10 @@ class Settings:
             raise ConfigError(f"port must be 0..65535, not {self.port}")
         if self.threads < 1:
             raise ConfigError("threads must be at least 1")
+        if not 0 < self.read_timeout <= 3600:
+            raise ConfigError(f"read-timeout must be more than 0 and at most 3600 seconds, not {self.read_timeout:g}")
+        if self.stream_backlog < 64 * 1024:
+            raise ConfigError(f"stream-backlog must be at least 65536 (64 KiB), not {self.stream_backlog}")
         if self.workers != 1:
             raise ConfigError(
                 "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
@@ -195,6 +201,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "ttft_ms": parse_int,
     "itl_ms": parse_int,
     "shutdown_timeout": parse_float,
+    "read_timeout": parse_float,
+    "stream_backlog": parse_int,
     "control_token": str,
     "completion_mode": str,
     "state_file": str,

@@ -108,6 +108,13 @@ class BodyTooLarge(ApiError):
     error_code = "common.01000413"
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending a request it had begun (its head or body) for longer than the read timeout."""
+
+    status = 408
+    error_code = "common.00000408"
+
+
 class Throttled(ApiError):
     status = 429
     error_code = "APIG.0308"

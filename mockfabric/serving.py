@@ -1,198 +1,173 @@
-"""`mockfabric serve`: the app on waitress, one process, with a graceful stop on SIGINT/SIGTERM.
+"""`mockfabric serve`: the app on uvicorn, one process, one event loop, with a graceful stop on SIGINT/SIGTERM.
 
-waitress was chosen by measurement (bench/SERVERS.md): the best small-request throughput of the servers tried
-and, with a large thread pool, hundreds of concurrent streams; it has no worker processes, so the in-memory
-state cannot be split between processes by configuration.
+uvicorn (httptools parser, uvloop where installed) runs `mockfabric.asgi.AsgiFront`: request bodies are read,
+small requests answered and invocation streams written on the event loop; control requests and large bodies go to
+a small pool of worker threads.
+bench/SERVERS.md has the measurements behind the choice. One process, no workers: the in-memory state cannot be
+split between processes by configuration.
+
+uvicorn bounds a connection's idle time between requests (keep-alive) but not the time a client may take to send a
+request head; `_ReadDeadlines` adds that, through uvicorn's documented `http=` protocol class, so a thousand
+half-sent requests are dropped after `--read-timeout` instead of being held for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
-import math
 import os
 import signal
+import socket
 import sys
-import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from waitress.channel import ClientDisconnected, HTTPChannel
-from waitress.server import create_server
-from waitress.task import ErrorTask, WSGITask
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from . import contracts
+from .asgi import AsgiFront
 from .config import Settings
 from .domain.catalog import CatalogError
-from .errors import BodyTooLarge, MalformedRequest
+from .errors import ApiError, MalformedRequest, RequestTimeout
 from .identities import CredentialsError
-from .pacing import ENVIRON_KEY as PACER_KEY
-from .pacing import PacedStream, Pacer, Step, Writer
 from .persistence import StateFileError
 from .web.app import create_app
 from .web.errors import MAX_BODY
-from .web.front import note_outcome
-from .web.invocations import StreamCut
 
-STREAM_BUFFER_BYTES = 4 * 1024 * 1024  # what a reader may leave unread before its stream is cut
-IDLE_SECONDS = 30  # a connection with no request in progress and no traffic for this long is closed (half-sent ones too)
 log = logging.getLogger("mockfabric")
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
-SETUP_TURN = 0.005  # the longest the event loop waits for one request's set-up (~0.5 ms normally) before moving on
-LONGEST_TURN = 0.5  # seconds the event loop sleeps at most, so a stop is seen even without a wake-up
+KEEP_ALIVE_SECONDS = 30  # an idle connection between requests is closed after this long
+CONNECTION_LIMIT = 4096  # connections (or requests in progress) past which new requests are answered 503
 
 
-class _InjectedCuts(logging.Filter):
-    """waitress logs every exception a response body raises; a connection cut by a fault rule is not an error."""
+class _ExpectedEnds(logging.Filter):
+    """uvicorn logs every exception that ends a response; a stream cut by a fault rule, a reader too slow (already
+    logged by mockfabric.asgi), a client gone, or a task cancelled at the end of the shutdown timeout is no error."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], StreamCut))
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionAbortedError | asyncio.CancelledError))
 
 
-def _quiet_injected_cuts() -> None:
-    logger = logging.getLogger("waitress")
-    if not any(isinstance(f, _InjectedCuts) for f in logger.filters):
-        logger.addFilter(_InjectedCuts())
+def _quiet_expected_ends() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ExpectedEnds) for f in logger.filters):
+        logger.addFilter(_ExpectedEnds())
 
 
-class _HuaweiErrorTask(ErrorTask):
-    """Requests waitress cannot even parse (bad header, oversized header block, broken chunking) answer in the
-    service's error format too, instead of waitress's plain-text page."""
+class _Watch:
+    """One connection's read deadline: armed while the client owes a request head, off while a request is in the app.
+    When it expires the connection is closed, with a 408 if the client had begun a request."""
 
-    def execute(self) -> None:
-        error: Any = getattr(self.request, "error", None)  # the parse error waitress recorded on the request
-        code = BodyTooLarge.error_code if error.code == 413 else MalformedRequest.error_code
-        body = json.dumps({"error_code": code, "error_msg": f"failed to read http request: {error.reason}: {error.body}"[:512]})
-        payload = body.encode("utf-8")
-        self.status = f"{error.code} {error.reason}"
-        headers: Any = self.response_headers
-        headers.extend([("Content-Type", "application/json"), ("X-Request-Id", uuid.uuid4().hex)])
-        self.set_close_on_finish()
-        self.content_length = len(payload)
-        self.write(payload)
+    __slots__ = ("busy", "heard", "seconds", "timer", "transport")
 
+    def __init__(self, transport: asyncio.Transport, seconds: float) -> None:
+        self.transport, self.seconds = transport, seconds
+        self.busy = 0
+        self.heard = False
+        self.timer: asyncio.TimerHandle | None = None
 
-class _PacedTask(WSGITask):
-    """Offers the app the server's pacer and a writer the event loop may call (mockfabric.pacing), and tells the loop
-    when this request no longer needs its turn: once its stream is handed over, or once it is answered.
+    def arm(self) -> None:
+        if not self.busy and self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.seconds, self.expire)
 
-    waitress's own `write` costs ~60 us a chunk from another thread (buffer objects, locks, its flush loop),
-    which at 25 000 chunks/s is more than the core. After the status line and headers, which go through
-    waitress, a chunk is framed here and sent straight to the socket when nothing waits in waitress's buffers,
-    and queued behind them otherwise, so order is kept and a slow reader is buffered by waitress as usual."""
-
-    _set_up: threading.Event | None = None  # the loop waits on it for this request's set-up (see _SetupsInTurn)
-
-    def service(self) -> None:
-        channel: Any = self.channel
-        self._set_up = channel.set_up  # this request's, read before its answer lets the channel take the next one
-        try:
-            super().service()
-        finally:
-            if self._set_up is not None:
-                self._set_up.set()
-
-    def get_environment(self) -> Any:
-        environ = super().get_environment()
-        server: Any = self.channel.server
-        environ[PACER_KEY] = (_Handover(server.mockfabric_pacer, self._set_up), self._write_from_pacer)
-        return environ
-
-    def _write_from_pacer(self, data: bytes) -> None:
-        if not self.wrote_header:
-            self.write(data)
+    def expire(self) -> None:
+        self.timer = None
+        if self.busy or self.transport.is_closing():
             return
-        if self.chunked_response:
-            data = b"%x\r\n%b\r\n" % (len(data), data)
-        channel: Any = self.channel
-        with channel.outbuf_lock:  # a re-entrant lock: write_soon below takes it again
-            if not channel.connected:
-                raise ClientDisconnected
-            if channel.total_outbufs_len + len(data) > STREAM_BUFFER_BYTES:
-                # The event loop calls this: it must never wait for a buffer that only it can drain (waitress's
-                # write_soon would, past its high watermark). A reader this far behind loses its stream instead.
-                outcome = f"stream cut: the client left {channel.total_outbufs_len} bytes unread (limit {STREAM_BUFFER_BYTES})"
-                log.warning(outcome)
-                if self.environ is not None:
-                    note_outcome(self.environ, outcome)
-                raise ClientDisconnected("reader too slow")
-            if not channel.total_outbufs_len:
-                try:
-                    data = data[channel.socket.send(data) :]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    raise ClientDisconnected from None
-            if data:
-                channel.write_soon(data)
+        if self.heard:
+            self.transport.write(_timeout_answer())
+        self.transport.close()
+
+    def enter(self) -> None:
+        self.busy += 1
+        self.disarm()
+
+    def leave(self) -> None:
+        self.busy -= 1
+
+    def disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
-class _Handover:
-    """The pacer as offered to one request: handing a stream over also ends the request's turn (see _SetupsInTurn)."""
-
-    def __init__(self, pacer: Pacer, set_up: threading.Event | None) -> None:
-        self._pacer, self._set_up = pacer, set_up
-
-    def stream(self, steps: Iterator[Step], write: Writer) -> PacedStream:
-        paced = self._pacer.stream(steps, write)
-        if self._set_up is not None:
-            self._set_up.set()
-        return paced
-
-
-class _SetupsInTurn:
-    """waitress's task dispatcher, with streams first. A request that may open a stream, and any request while streams
-    are being paced, is handed to a worker thread while the event loop waits for it to be set up (answered, or its
-    stream handed over), at most SETUP_TURN; then the loop writes the chunks that fell due meanwhile.
-
-    So one thread runs Python at a time, and the pacer's `send` calls (each releases the GIL) are not overtaken by
-    hundreds of threads setting up new streams: with 500 streams opened at once the p99 gap went from ~55 ms to
-    ~26 ms (bench/STREAMING.md). New streams wait their turn instead: time to first byte grows. A request that takes
-    longer than SETUP_TURN (an injected latency, a full thread pool) simply runs on alongside the loop."""
-
-    def __init__(self, threads: Any, pacer: Pacer) -> None:
-        self._threads, self._pacer, self._openers = threads, pacer, _stream_openers()
-        self.loop_thread: int | None = None  # set by the loop; requests queued from worker threads (pipelining) never wait
-
-    def add_task(self, channel: Any) -> None:
-        request = channel.requests[0]
-        wanted = self._pacer.busy or _may_stream(request, self._openers)
-        # a request waitress could not parse gets a canned error answer: nothing to wait for
-        in_turn = wanted and not request.error and threading.get_ident() == self.loop_thread
-        set_up = channel.set_up = threading.Event() if in_turn else None
-        self._threads.add_task(channel)
-        if set_up is not None:
-            set_up.wait(SETUP_TURN)
-            self._pacer.send_due()
-
-    def __getattr__(self, name: str) -> Any:  # shutdown, set_thread_count, ...: waitress's own
-        return getattr(self._threads, name)
-
-
-def _stream_openers() -> frozenset[tuple[str, str]]:
-    """(method, last path segment) of each operation the contract may answer with an event stream (the invocation)."""
-    contract = contracts.public_contract()
-    return frozenset(
-        (operation.method, "/" + operation.path.rsplit("/", 1)[1])
-        for operation in contract.operations.values()
-        if any("text/event-stream" in contract.resolve(answer).get("content", {}) for answer in operation.spec["responses"].values())
+def _raw_answer(error: ApiError, reason: str) -> bytes:
+    """A whole HTTP answer, closing the connection, for the cases the protocol answers before any app runs."""
+    body = json.dumps(error.body()).encode()
+    head = (
+        f"HTTP/1.1 {error.status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-Id: {os.urandom(16).hex()}\r\nConnection: close\r\n\r\n"
     )
+    return head.encode() + body
 
 
-def _may_stream(request: Any, openers: frozenset[tuple[str, str]]) -> bool:
-    """Whether the request is for an operation that may answer with a stream. One waitress could not parse has neither
-    method nor path: it is answered with an error, never a stream."""
-    path = getattr(request, "path", None)
-    return isinstance(path, str) and (getattr(request, "command", None), path[path.rfind("/") :]) in openers
+def _unparseable_answer(reason: str) -> bytes:
+    return _raw_answer(MalformedRequest(f"failed to read http request: {reason}"), "Bad Request")
 
 
-class _HuaweiChannel(HTTPChannel):
-    error_task_class = _HuaweiErrorTask
-    task_class = _PacedTask
-    set_up: threading.Event | None = None  # set by _SetupsInTurn for the request being dispatched
+def _timeout_answer() -> bytes:
+    return _raw_answer(RequestTimeout("the request head was not completed within the read timeout"), "Request Timeout")
+
+
+def _peer(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
+    """The client's (host, port), as uvicorn puts it in the ASGI scope's `client`."""
+    info = transport.get_extra_info("peername")
+    return (str(info[0]), int(info[1])) if isinstance(info, list | tuple) and len(info) >= 2 else None
+
+
+class _ReadDeadlines:
+    """A deadline on request heads for every connection of one server; requests reaching the app lift it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.watches: dict[tuple[str, int], _Watch] = {}
+
+    def request_started(self, scope: dict[str, Any]) -> Callable[[], None]:
+        client = scope.get("client")
+        watch = self.watches.get((client[0], client[1])) if client else None
+        if watch is None:
+            return lambda: None
+        watch.enter()
+        return watch.leave
+
+    def protocol_class(self) -> type[asyncio.Protocol]:
+        """uvicorn's httptools protocol, extended through asyncio.Protocol's own methods only."""
+        deadlines = self
+
+        class DeadlineProtocol(HttpToolsProtocol):
+            mockfabric_watch: _Watch | None = None
+
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                super().connection_made(transport)
+                peer = _peer(transport)
+                if peer is not None:
+                    watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(transport, deadlines.seconds)
+                    watch.arm()  # a new connection owes its first request head
+
+            def data_received(self, data: bytes) -> None:
+                watch = self.mockfabric_watch
+                if watch is not None:
+                    watch.heard = True
+                    watch.arm()
+                super().data_received(data)
+
+            def send_400_response(self, msg: str) -> None:
+                """A request the parser rejects is answered in the service's error format, not as plain text."""
+                self.transport.write(_unparseable_answer(msg))
+                self.transport.close()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                watch = self.mockfabric_watch
+                if watch is not None:
+                    watch.disarm()
+                    peer = _peer(watch.transport)
+                    if peer is not None and deadlines.watches.get(peer) is watch:
+                        del deadlines.watches[peer]
+                super().connection_lost(exc)
+
+        return DeadlineProtocol
 
 
 class ServeError(RuntimeError):
@@ -204,84 +179,85 @@ class ServeError(RuntimeError):
         self.exit_code = exit_code
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts so that port 0 is known at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=2048, reuse_port=False)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is not built for every platform: the standard loop serves the same, slower
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
 class Server:
-    """A bound waitress server around the emulator app; `run()` serves until `stop()` or a signal."""
+    """A bound uvicorn server around the emulator app; `run()` serves until `stop()` or a signal."""
 
     def __init__(self, settings: Settings, app: Any | None = None) -> None:
         self.settings = settings
         self.app = app if app is not None else create_app(settings)
         try:
-            # Typed Any: the event-loop internals used for draining (_map, accepting, active_channels) are not in the stubs.
-            server: Any = create_server(
-                self.app,
-                host=settings.host,
-                port=settings.port,
-                threads=settings.threads,
-                connection_limit=max(4096, settings.threads * 4),  # idle or half-sent clients leave room for new ones
-                backlog=2048,
-                channel_timeout=IDLE_SECONDS,
-                cleanup_interval=5,
-                max_request_body_size=MAX_BODY,  # refused with 413 as soon as the length is known, never read past
-                inbuf_overflow=MAX_BODY + 65536,  # bodies up to the limit stay in memory: nothing spooled to disk
-                outbuf_overflow=2 * STREAM_BUFFER_BYTES,  # answers are buffered in memory, never in temporary files
-                ident="mockfabric",
-                clear_untrusted_proxy_headers=True,
-            )
-        except OSError as exc:
+            self._socket = _listen(settings.host, settings.port)
+        except ServeError:
             self._close_app()
-            raise ServeError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-        server.channel_class = _HuaweiChannel  # this server only: waitress's class stays untouched
-        self.pacer = server.mockfabric_pacer = Pacer(wake=server.pull_trigger)
-        server.task_dispatcher = self._setups = _SetupsInTurn(server.task_dispatcher, self.pacer)
-        self._server: Any = server
-        self._stop = threading.Event()
-        _quiet_injected_cuts()
+            raise
+        deadlines = _ReadDeadlines(settings.read_timeout)
+        self.front = AsgiFront(
+            self.app,
+            threads=settings.threads,
+            max_body=MAX_BODY,
+            read_timeout=settings.read_timeout,
+            backlog_limit=settings.stream_backlog,
+            on_request=deadlines.request_started,
+        )
+        config = uvicorn.Config(
+            self.front,
+            http=deadlines.protocol_class(),
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            headers=[("Server", "mockfabric")],
+            limit_concurrency=CONNECTION_LIMIT,
+            backlog=2048,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
+        )
+        self._uvicorn = uvicorn.Server(config)
+        _quiet_expected_ends()
 
     @property
     def base_url(self) -> str:
-        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host}]"
-        return f"http://{host}:{self._server.effective_port}"
+        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host.strip('[]')}]"
+        return f"http://{host}:{self._socket.getsockname()[1]}"
 
     def stop(self) -> None:
-        self._stop.set()
-        self._server.pull_trigger()  # wake the event loop so it sees the request at once
+        """Ask the server to stop (from any thread or a signal handler); `run()` returns after the graceful drain."""
+        self._uvicorn.should_exit = True
 
     def run(self) -> None:
-        self._setups.loop_thread = threading.get_ident()
-        while not self._stop.is_set():
-            self._turn(LONGEST_TURN)
-        self._drain()
-
-    def _turn(self, longest: float) -> None:
-        """One turn of waitress's event loop, asleep no longer than until the next chunk is due; then the due chunks."""
-        server, due = self._server, self.pacer.due_in()
-        # waitress's poll takes whole milliseconds, rounded down: round up, or the loop spins until the chunk is due
-        timeout = longest if due is None else min(longest, max(0.0, math.ceil(due * 1000) / 1000))
-        server.asyncore.loop(timeout=timeout, map=server._map, use_poll=True, count=1)
-        self.pacer.send_due()
-
-    def _drain(self) -> None:
-        """Stop accepting, let in-flight requests and streams finish (bounded by shutdown_timeout), then close."""
-        server = self._server
-        server.accepting = False
-        deadline = time.monotonic() + self.settings.shutdown_timeout
-        while time.monotonic() < deadline and _busy(server):
-            self._turn(0.05)
-        self.pacer.close()  # streams still open end now, so their threads finish instead of holding up the shutdown
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.1, deadline - time.monotonic()))
-        server.close()
-        for channel in list(server._map.values()):
-            channel.close()
-        self._close_app()
+        """Serve until stopped: in-flight requests and streams get `shutdown_timeout` seconds, then are cancelled."""
+        try:
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(self._uvicorn.serve(sockets=[self._socket]))
+        finally:
+            self.front.close()
+            self._socket.close()
+            self._close_app()
 
     def _close_app(self) -> None:
         emulator = getattr(self.app, "extensions", {}).get("mockfabric")
         if emulator is not None:
             emulator.close()
-
-
-def _busy(server: Any) -> bool:
-    return any(getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0) for ch in list(server.active_channels.values()))
 
 
 def serve(
@@ -332,6 +308,8 @@ def _calm_the_collector() -> None:
 
 
 def _install_signal_handlers(server: Server) -> None:
+    """Stop on SIGINT/SIGTERM. uvicorn captures both while it serves and hands them back here when it is done."""
+
     def handle(signum: int, frame: object) -> None:
         server.stop()
 

@@ -29,15 +29,14 @@ from ..domain.store import Store
 from ..errors import ApiError, InjectedError, InternalError, Unauthorized
 from ..identities import load_identities
 from ..ids import IdFactory
-from ..pacing import ENVIRON_KEY as PACER_KEY
-from ..pacing import Handover, Writer
 from ..persistence import StateSaver, check_writable, load_state, state_target
+from ..streaming import Handover, handover_of
 from . import control
 from . import invocations as invocation_view
 from .auth import Authenticator, Presented, lowered_headers
 from .encoding import to_json
 from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
-from .front import Front, exchange_of, request_body, request_headers
+from .front import Front, exchange_of, note_outcome, request_body, request_headers
 from .guard import Guard
 from .parsing import parse_call
 
@@ -175,7 +174,7 @@ def _view(
         fault = fabric.faults.fire(operation.operation_id, current.method, current.path, caller.tenant) if faults else None
         if fault is not None:
             exchange.fault = fault.id
-            dropped = _apply_fault(fault)
+            dropped = _apply_fault(fault, handover_of(current.environ))
             if dropped is not None:
                 return dropped
         call = parse_call(operation, current, path_values, caller)
@@ -186,7 +185,9 @@ def _view(
             payload = result if isinstance(result, Invocation | bytes) or result is None else to_json(result)
         if isinstance(payload, Invocation):
             chunk_check = _chunk_check() if emulator.settings.validate_responses else None
-            response = invocation_view.render(payload, fabric.clock, fault, chunk_check, _paced_by(current.environ))
+            environ = current.environ
+            note = partial(note_outcome, environ)
+            response = invocation_view.render(payload, fabric.clock, fault, chunk_check, handover_of(environ), note)
             if emulator.settings.validate_responses and not payload.stream:
                 _check_response(operation, json.loads(response.get_data()))
             return response
@@ -202,16 +203,15 @@ def _view(
     return view
 
 
-def _paced_by(environ: dict[str, Any]) -> tuple[Handover, Writer] | None:
-    """The server's pacer and the writer its loop may call, if the server offers them (mockfabric.serving does)."""
-    offered: tuple[Handover, Writer] | None = environ.get(PACER_KEY)
-    return offered
-
-
-def _apply_fault(fault: FaultRule) -> Response | None:
-    """Latency first (real time), then either a dropped connection, an error answer, or nothing (stream faults)."""
+def _apply_fault(fault: FaultRule, handover: Handover | None) -> Response | None:
+    """Latency first (real time), then either a dropped connection, an error answer, or nothing (stream faults).
+    With the server's handover the latency is waited out by the server before the answer goes, holding no thread
+    (the request is worked on at once); without one this thread sleeps first."""
     if fault.latency_ms:
-        time.sleep(fault.latency_ms / 1000)
+        if handover is not None:
+            handover.wait(fault.latency_ms / 1000)
+        else:
+            time.sleep(fault.latency_ms / 1000)
     if fault.drop_connection:
         return Response(_dropped(fault), 200, mimetype="application/json")
     if fault.status is not None:

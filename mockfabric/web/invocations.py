@@ -12,7 +12,7 @@ from flask import Response
 from ..clock import Clock
 from ..domain.faults import FaultRule
 from ..domain.invocations import Invocation
-from ..pacing import Handover, Step, Writer
+from ..streaming import Handover, Step
 from . import sse
 
 
@@ -25,14 +25,19 @@ def render(
     clock: Clock,
     fault: FaultRule | None,
     check_chunk: Callable[[Any], None] | None,
-    paced_by: tuple[Handover, Writer] | None = None,
+    handover: Handover | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Response:
-    """`paced_by` (the server's pacer, and the writer its loop may call) hands the stream over to be paced;
-    without it the request's thread sleeps between chunks itself."""
+    """With the server's `handover` the stream is written by the server's event loop (the body returned is empty);
+    without one the request's thread sleeps between chunks itself. `note` records how a stream ended early."""
     if not invocation.stream:
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
     steps = _steps(invocation, clock, fault, check_chunk)
-    events = _by_pacer(steps, *paced_by) if paced_by is not None else _by_sleeping(steps)
+    if handover is not None:
+        handover.stream(steps, note)
+        events: Iterator[bytes] = iter(())
+    else:
+        events = _by_sleeping(steps)
     return Response(events, 200, mimetype="text/event-stream", headers=sse.HEADERS)
 
 
@@ -41,15 +46,6 @@ def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
         if seconds > 0:
             time.sleep(seconds)
         yield chunk
-
-
-def _by_pacer(steps: Iterator[Step], pacer: Handover, write: Writer) -> Iterator[bytes]:
-    """Yields nothing: the pacer writes every chunk through the server's writer while this thread waits once."""
-    paced = pacer.stream(steps, write)
-    paced.done.wait()
-    if paced.error is not None:
-        raise paced.error
-    yield from ()
 
 
 def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Step]:

@@ -1,0 +1,173 @@
+"""The ASGI application `mockfabric serve` runs: the Flask app behind a front that does the slow parts on the event loop.
+
+- Request bodies are read here, bounded: a declared length over MAX_BODY is refused (413) before a byte of the body
+  is read, a chunked body as soon as it passes the limit; a client that stops sending its body for `read_timeout`
+  seconds gets 408. Both close the connection. Bodies stay in memory; nothing is spooled to disk.
+- The Flask app then runs with the body already in hand (mockfabric.wsgi_bridge), so a slow uploader holds no
+  thread: on the event loop itself for small public requests (a thread hand-off cost more than the request,
+  bench/SERVERS.md), on a pool of worker threads for control requests and large bodies.
+- What the app hands over (`mockfabric.streaming.Handover`) happens after its thread has returned: an injected
+  latency is waited out here, and an invocation stream is written here, paced, with a bounded backlog per reader.
+
+This module does not import Flask: any WSGI app is served the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout
+from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, ClientLeft, Handover, StreamAbandoned, write_stream
+from .web.guard import CONTROL_PREFIX
+from .wsgi_bridge import WsgiAnswer, WsgiApp, call_wsgi, environ_of
+
+log = logging.getLogger("mockfabric")
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RequestHook = Callable[[Scope], Callable[[], None]]  # told when a request reaches the app; returns "it has ended"
+INLINE_BODY = 64 * 1024  # public requests with bodies up to this are answered on the event loop (~0.1-1 ms each)
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request was read: there is nobody to answer."""
+
+
+class AsgiFront:
+    """ASGI 3 app around a WSGI app. Small public requests are answered on the event loop itself; control requests
+    and large bodies on up to `threads` worker threads (streams and injected latency hold none). `on_request`, if
+    given, is told when each request reaches the app (the server's read deadlines)."""
+
+    def __init__(
+        self,
+        wsgi_app: WsgiApp,
+        *,
+        threads: int,
+        max_body: int,
+        read_timeout: float,
+        backlog_limit: int = BACKLOG_LIMIT,
+        on_request: RequestHook | None = None,
+    ) -> None:
+        self.app = wsgi_app
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mockfabric-worker")
+        self.max_body, self.read_timeout, self.backlog_limit = max_body, read_timeout, backlog_limit
+        self.on_request = on_request
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan and websockets are switched off in the server's config
+            return
+        ended = self.on_request(scope) if self.on_request is not None else None
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            if ended is not None:
+                ended()
+
+    def close(self) -> None:
+        """Let the worker threads go once they are done (they hold nothing long: no stream, no latency)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await read_body(scope, receive, self.max_body, self.read_timeout)
+        except ApiError as refusal:
+            await send_error(send, refusal, close=True)
+            return
+        except ClientGone:
+            return
+        environ = environ_of(scope, body)
+        handover = environ[ENVIRON_KEY] = Handover()
+        if len(body) <= INLINE_BODY and not scope["path"].startswith(CONTROL_PREFIX):
+            answer = call_wsgi(self.app, environ)
+        else:
+            answer = await asyncio.get_running_loop().run_in_executor(self.executor, call_wsgi, self.app, environ)
+        await self._send_answer(answer, handover, send, receive)
+
+    async def _send_answer(self, answer: WsgiAnswer, handover: Handover, send: Send, receive: Receive) -> None:
+        if handover.delay > 0:
+            await asyncio.sleep(handover.delay)
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        streamed = handover.steps is not None and answer.error is None
+        body = b"".join(answer.body)
+        if body or not streamed:
+            await send({"type": "http.response.body", "body": body, "more_body": streamed or answer.error is not None})
+        if answer.error is not None:
+            raise answer.error  # the server closes the connection after what was written
+        if handover.steps is not None:
+            await _write_handed_over(handover, send, receive, self.backlog_limit, self.read_timeout)
+
+
+def _declared_length(scope: Scope) -> int | None:
+    """The Content-Length the client declared; None when it declared none; MalformedRequest when unreadable."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                raise MalformedRequest(f"Content-Length {value[:40]!r} is not a number") from None
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole request body, at most `limit` bytes, each part arriving within `timeout` seconds of the last."""
+    declared = _declared_length(scope)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(f"request body exceeds {limit} bytes")
+    if not declared and not any(name == b"transfer-encoding" for name, _ in scope["headers"]):
+        return b""  # no body: nothing to wait for
+    parts: list[bytes] = []
+    size = 0
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                part = message.get("body", b"")
+                size += len(part)
+                if size > limit:
+                    raise BodyTooLarge(f"request body exceeds {limit} bytes")
+                parts.append(part)
+                if not message.get("more_body", False):
+                    break
+                deadline.reschedule(loop.time() + timeout)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body stopped arriving for {timeout:g} s ({size} bytes read)") from None
+    if len(parts) > 1 and declared is None:
+        scope["headers"] = [*scope["headers"], (b"content-length", str(size).encode())]  # chunked: the app sees a length
+    return b"".join(parts)
+
+
+async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
+    """Answer with the service's error body; `close`: the connection is not reused (its request was not read whole)."""
+    payload = json.dumps(error.body(), ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", os.urandom(16).hex().encode()),
+        *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+async def _write_handed_over(handover: Handover, send: Send, receive: Receive, backlog_limit: int, stall_seconds: float) -> None:
+    assert handover.steps is not None
+    try:
+        await write_stream(handover.steps, send, receive, backlog_limit, stall_seconds)
+    except ConnectionAbortedError as ended:  # StreamAbandoned, or an injected cut: the connection is closed
+        if handover.note is not None:
+            handover.note(str(ended))
+        if isinstance(ended, StreamAbandoned) and not isinstance(ended, ClientLeft):
+            log.warning("%s", ended)
+        raise
