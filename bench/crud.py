@@ -53,9 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     servers = {
         "mockfabric": [PY, "-m", "mockfabric", "serve", "--port", str(PORT), "--lifecycle", "endpoint=instant,service_instance=instant"],
-        "hello-world ceiling": [
-            *(PY, "-m", "waitress", f"--port={PORT + 1}", "--threads=512", "--connection-limit=1024", "--backlog=2048", "ceiling_app:app")
-        ],
+        "hello-world ceiling": [PY, "ceiling_server.py", str(PORT + 1)],
     }
     if args.prism:  # an absolute path: Prism starts in the repository root, to find contracts/
         prism = str(Path(shutil.which(args.prism) or args.prism).absolute())

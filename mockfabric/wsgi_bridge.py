@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+HEADERS_KEY = "mockfabric.headers"  # the request's headers as sent: [(lower-case name, value)], in order
+_OWN_KEYS = {"content-length": "CONTENT_LENGTH", "content-type": "CONTENT_TYPE"}
+_ENVIRON_KEYS: dict[str, str] = dict(_OWN_KEYS)  # header name -> environ key, as met
 
 
 @dataclass(slots=True)
@@ -31,7 +34,8 @@ class WsgiAnswer:
 
 def environ_of(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     """The WSGI environ of an ASGI HTTP request: strings carry the raw bytes as latin-1, repeated headers are joined
-    with commas, Content-Length and Content-Type have their own keys."""
+    with commas, Content-Length and Content-Type have their own keys. The headers as sent (names not folded into
+    environ keys) are under HEADERS_KEY too."""
     server = scope.get("server") or ("localhost", 80)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
@@ -52,10 +56,14 @@ def environ_of(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = str(client[0]), str(client[1])
-    for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-        key = "CONTENT_LENGTH" if name == "content-length" else "CONTENT_TYPE" if name == "content-type" else None
-        key = key or "HTTP_" + name.upper().replace("-", "_")
+    headers = environ[HEADERS_KEY] = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+    for name, value in headers:
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _ENVIRON_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+            if len(_ENVIRON_KEYS) > 4096:  # names are the client's: a bounded cache, not one entry per hostile name
+                _ENVIRON_KEYS.clear()
+                _ENVIRON_KEYS.update(_OWN_KEYS)
         environ[key] = f"{environ[key]},{value}" if key in environ else value
     return environ
 

@@ -17,6 +17,7 @@ from ..domain.fabric import Fabric
 from ..domain.journal import JournalEntry
 from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable
 from ..persistence import StateSaver
+from ..wsgi_bridge import HEADERS_KEY
 from .errors import MAX_BODY, json_error
 from .guard import CONTROL_PREFIX, Guard
 
@@ -51,10 +52,15 @@ def exchange_of(environ: dict[str, Any]) -> Exchange:
 
 
 def request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
-    """The request's headers as (lower-case name, value), read once straight from the environ (werkzeug's header
-    objects cost tens of microseconds on this hot path); auth, parameters and the journal share them."""
+    """The request's headers as (lower-case name, value): as the server read them when it says (mockfabric.serving
+    does), else rebuilt from the environ once (werkzeug's header objects cost tens of microseconds on this hot path);
+    auth, parameters and the journal share them."""
     exchange = exchange_of(environ)
     if exchange.headers is None:
+        sent: list[tuple[str, str]] | None = environ.get(HEADERS_KEY)
+        if sent is not None:
+            exchange.headers = sent
+            return sent
         headers = [(key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key[:5] == "HTTP_"]
         headers += [
             (name, environ[key])

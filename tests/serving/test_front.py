@@ -1,0 +1,82 @@
+"""mockfabric.asgi and mockfabric.wsgi_bridge on a real event loop: the environ a WSGI app sees, answers collected
+whole (with a dropped connection's partial body), and requests answered on the loop taking turns with timers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from mockfabric.asgi import Turns
+from mockfabric.wsgi_bridge import HEADERS_KEY, call_wsgi, environ_of
+
+
+def scope(headers: list[tuple[bytes, bytes]], path: str = "/v1/ws") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"a=1&b=%C3%A9",
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+        "headers": headers,
+    }
+
+
+def test_the_environ_follows_pep_3333_and_keeps_the_headers_as_sent() -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"2"), (b"x-a", b"1"), (b"x-a", b"2"), (b"x_b", b"3")]
+    environ = environ_of(scope(headers, path="/v1/wörk"), b"{}")
+    assert environ["CONTENT_TYPE"] == "application/json" and environ["CONTENT_LENGTH"] == "2"
+    assert environ["HTTP_X_A"] == "1,2"  # repeated headers joined, as servers do
+    assert environ["PATH_INFO"] == "/v1/wörk".encode().decode("latin-1")  # the raw bytes as latin-1
+    assert environ["QUERY_STRING"] == "a=1&b=%C3%A9" and environ["SERVER_PORT"] == "8080"
+    assert environ["wsgi.input"].read() == b"{}"
+    # the names as sent: an underscore stays an underscore (the environ key cannot tell them apart)
+    assert environ[HEADERS_KEY] == [(name.decode(), value.decode()) for name, value in headers]
+
+
+def test_an_answer_is_collected_whole_and_a_dropped_connection_keeps_what_came_before() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        yield b'{"'
+        raise ConnectionAbortedError("dropped")
+
+    answer = call_wsgi(app, environ_of(scope([]), b""))
+    assert answer.status == 200 and answer.headers == [(b"content-type", b"application/json")]
+    assert answer.body == [b'{"'] and isinstance(answer.error, ConnectionAbortedError)
+
+
+def test_work_on_the_loop_takes_turns_with_timers_that_fall_due() -> None:
+    """Forty 2 ms pieces of work arrive together; a timer due 5 ms later must not wait for all of them (~80 ms)."""
+
+    def work() -> float:
+        until = time.perf_counter() + 0.002
+        while time.perf_counter() < until:
+            pass
+        return time.perf_counter()
+
+    async def scenario() -> tuple[float, list[float]]:
+        loop, turns = asyncio.get_running_loop(), Turns(budget=0.001)
+        fired: list[float] = []
+        loop.call_later(0.005, lambda: fired.append(time.perf_counter()))
+        done = await asyncio.gather(*(turns.run(work) for _ in range(40)))
+        return fired[0], done
+
+    timer_fired, finished = asyncio.run(scenario())
+    assert finished == sorted(finished)  # first come, first served
+    assert sum(1 for at in finished if at < timer_fired) <= 10, "the timer waited behind the queued work"
+
+
+def test_work_that_fails_on_its_turn_fails_its_own_request_only() -> None:
+    def boom() -> None:
+        raise ValueError("bad")
+
+    async def scenario() -> list[Any]:
+        turns = Turns(budget=0.0)  # everything waits for a turn
+        return await asyncio.gather(turns.run(boom), turns.run(lambda: 7), return_exceptions=True)
+
+    failed, fine = asyncio.run(scenario())
+    assert isinstance(failed, ValueError) and fine == 7
