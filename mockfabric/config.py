@@ -79,6 +79,8 @@ class Settings:
             raise ConfigError(f"port must be 0..65535, not {self.port}")
         if self.threads < 1:
             raise ConfigError("threads must be at least 1")
+        if not 0 <= self.shutdown_timeout <= 3600:
+            raise ConfigError(f"shutdown-timeout must be 0..3600 seconds, not {self.shutdown_timeout:g}")
         if not 0 < self.read_timeout <= 3600:
             raise ConfigError(f"read-timeout must be more than 0 and at most 3600 seconds, not {self.read_timeout:g}")
         if self.stream_backlog < 64 * 1024:

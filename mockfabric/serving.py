@@ -17,6 +17,7 @@ import asyncio
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -230,7 +231,7 @@ class Server:
             limit_concurrency=CONNECTION_LIMIT,
             backlog=2048,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
-            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout)),
+            timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # whole seconds: never shorter than asked
         )
         self._uvicorn = uvicorn.Server(config)
         _quiet_expected_ends()

@@ -41,6 +41,9 @@ def test_lifecycle_parsing_and_partial_mappings() -> None:
         ({"host": "0.0.0.0"}, "control token"),
         ({"completion_mode": "poetry"}, "completion mode"),
         ({"itl_ms": -5}, "itl"),
+        ({"read_timeout": 0}, "read-timeout must be more than 0"),
+        ({"stream_backlog": 1000}, "stream-backlog must be at least 65536"),
+        ({"shutdown_timeout": -1}, "shutdown-timeout must be 0..3600"),
     ],
 )
 def test_invalid_settings_name_the_problem(changes: dict[str, object], needle: str) -> None:
