@@ -15,9 +15,7 @@ This module does not import Flask: any WSGI app is served the same way.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout
+from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout, new_request_id
 from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, ClientLeft, Handover, StreamAbandoned, write_stream
 from .web.guard import CONTROL_PREFIX
 from .wsgi_bridge import WsgiAnswer, WsgiApp, call_wsgi, environ_of
@@ -204,11 +202,11 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
 
 async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
     """Answer with the service's error body; `close`: the connection is not reused (its request was not read whole)."""
-    payload = json.dumps(error.body(), ensure_ascii=False).encode()
+    payload = error.payload()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", os.urandom(16).hex().encode()),
+        (b"x-request-id", new_request_id().encode()),
         *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
     ]
     if close:

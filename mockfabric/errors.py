@@ -9,6 +9,8 @@ The business-rule codes below are not documented by the service; they are our ch
 
 from __future__ import annotations
 
+import json
+import os
 from typing import ClassVar
 
 MAX_ERROR_MSG = 512  # admin pages document error_msg as 2..512 characters
@@ -25,6 +27,15 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, str]:
         return {"error_code": self.error_code, "error_msg": self.message}
+
+    def payload(self) -> bytes:
+        """The answer's body, as every layer sends it (the app, the ASGI front, the protocol's own refusals)."""
+        return json.dumps(self.body(), ensure_ascii=False).encode("utf-8")
+
+
+def new_request_id() -> str:
+    """The X-Request-Id of one answer: 32 random hex digits, the one source for every layer that answers."""
+    return os.urandom(16).hex()
 
 
 class MalformedRequest(ApiError):

@@ -7,15 +7,18 @@ bench/SERVERS.md has the measurements behind the choice. One process, no workers
 split between processes by configuration.
 
 uvicorn bounds a connection's idle time between requests (keep-alive) but not the time a client may take to send a
-request head; `_ReadDeadlines` adds that, through uvicorn's documented `http=` protocol class, so a thousand
-half-sent requests are dropped after `--read-timeout` instead of being held for ever.
+request head; `_ReadDeadlines` adds that, so a thousand half-sent requests are dropped after `--read-timeout`
+instead of being held for ever. It goes through the protocol class uvicorn's typed `http=` setting takes: a
+subclass of the class `--http httptools` names, overriding asyncio.Protocol's own methods, and one method of
+uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format).
+That method is not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
+test_hostile_clients.py exercise both over real sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import math
 import os
@@ -31,7 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .asgi import AsgiFront
 from .config import Settings
 from .domain.catalog import CatalogError
-from .errors import ApiError, MalformedRequest, RequestTimeout
+from .errors import ApiError, MalformedRequest, RequestTimeout, new_request_id
 from .identities import CredentialsError
 from .persistence import StateFileError
 from .web.app import create_app
@@ -96,10 +99,10 @@ class _Watch:
 
 def _raw_answer(error: ApiError, reason: str) -> bytes:
     """A whole HTTP answer, closing the connection, for the cases the protocol answers before any app runs."""
-    body = json.dumps(error.body()).encode()
+    body = error.payload()
     head = (
         f"HTTP/1.1 {error.status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        f"X-Request-Id: {os.urandom(16).hex()}\r\nConnection: close\r\n\r\n"
+        f"X-Request-Id: {new_request_id()}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
 

@@ -26,7 +26,6 @@ from typing import Any
 TOKEN = re.compile(r"\s*(?:\w{1,6}|[^\w\s])|\s+")
 DEFAULT_MAX_TOKENS = 4096
 MESSAGE_OVERHEAD = 3
-MODES = ("generate", "echo")
 _VOCABULARY_PROSE = (
     "the model answers offline with deterministic text so that tests can assert on it while the emulator keeps "
     "every chunk rule of the streaming protocol intact and usage counts match between streamed and plain answers "

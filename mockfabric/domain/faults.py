@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..errors import ApiError, InternalError, RequestTimeout, ServiceUnavailable, Throttled
+
 
 @dataclass(slots=True)
 class FaultRule:
@@ -58,17 +60,19 @@ class FaultRule:
         return {k: v for k, v in asdict(self).items() if v is not None and k != "order"}
 
 
-DEFAULT_MESSAGES = {
-    408: ("common.00000408", "timeout exception occurred"),
-    429: ("APIG.0308", "The throttling threshold has been reached"),
-    500: ("common.00000500", "internal error"),
-    503: ("common.00000503", "service unavailable"),
+DEFAULT_ERRORS: dict[int, tuple[type[ApiError], str]] = {  # what an error rule answers when it names no code
+    408: (RequestTimeout, "timeout exception occurred"),
+    429: (Throttled, "The throttling threshold has been reached"),
+    500: (InternalError, "internal error"),
+    503: (ServiceUnavailable, "service unavailable"),
 }
+FALLBACK_ERROR = ("dataartsfabric.00000001", "the system is busy; retry later")  # other statuses, mid-stream errors
 
 
 def error_of(rule: FaultRule) -> tuple[str, str]:
-    """The error_code and error_msg an error rule answers with (defaults per status)."""
-    code, message = DEFAULT_MESSAGES.get(rule.status or 500, ("dataartsfabric.00000001", "the system is busy; retry later"))
+    """The error_code and error_msg an error rule answers with (defaults per status, from the error tree)."""
+    known = DEFAULT_ERRORS.get(rule.status or 500)
+    code, message = (known[0].error_code, known[1]) if known is not None else FALLBACK_ERROR
     return rule.error_code or code, rule.error_msg or message
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,8 +23,8 @@ import hypothesis.errors
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
-from ..redaction import redact_text
-from .streams import chunk_rule_problems, parse_sse
+from .checks import MAX_STREAM_EVENTS, finding_of, own_checks, request_of
+from .drift import Finding, OperationResult, Report
 from .targets import NAME_PREFIX, Target
 
 BUILTIN_CHECKS = (
@@ -40,125 +38,9 @@ BUILTIN_CHECKS = (
 BILLABLE = frozenset(
     {"CreateEndpoint", "UpdateEndpoint", "SubscribeEndpoint", "DeployServiceInstance", "UpdateServiceInstance", "InvokeModelService"}
 )
-SCHEMA_REJECTION_CODES = frozenset({"dataartsfabric.00010001", "common.01000001"})
 POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
 NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
-MAX_STREAM_EVENTS = 100_000  # read whole streams (schemathesis stops at 20 events by default): the rules span all events
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Finding:
-    operation: str
-    check: str
-    title: str
-    message: str
-    mode: str
-    status: int | None
-    request: dict[str, Any]
-    expected: Any = None
-    actual: Any = None
-    schema_path: list[Any] | None = None
-    occurrences: int = 1
-
-    def __post_init__(self) -> None:
-        # what a check says may quote the request (a curl line, headers): no credential goes into a report
-        self.message = redact_text(self.message)
-        self.title = redact_text(self.title)
-
-    @property
-    def key(self) -> str:
-        return f"{self.check}: {self.title}"
-
-
-@dataclass
-class OperationResult:
-    operation: str
-    method: str
-    path: str
-    plane: str
-    requests: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    phases: Counter[str] = field(default_factory=Counter)  # requests per phase: positive, negative, stateful
-    findings: dict[str, Finding] = field(default_factory=dict)
-    skipped: str | None = None
-
-    def add(self, finding: Finding) -> None:
-        known = self.findings.get(finding.key)
-        if known is None:
-            self.findings[finding.key] = finding
-        else:
-            known.occurrences += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "plane": self.plane,
-            "requests": self.requests,
-            "statuses": dict(sorted(self.statuses.items())),
-            "phases": {phase: self.phases[phase] for phase in PHASES},
-            "skipped": self.skipped,
-            "findings": [asdict(f) for f in self.findings.values()],
-        }
-
-
-@dataclass
-class Report:
-    target: str
-    seed: int
-    max_examples: int
-    read_only: bool
-    allow_billable: bool
-    operations: dict[str, OperationResult]
-    started: float = field(default_factory=time.time)
-    seconds: float = 0.0
-
-    @property
-    def total_requests(self) -> int:
-        return sum(result.requests for result in self.operations.values())
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for result in self.operations.values() for f in result.findings.values()]
-
-    @property
-    def passed(self) -> bool:
-        return not self.findings
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "format": "mockfabric-drift-report/1",
-            "target": self.target,
-            "seed": self.seed,
-            "max_examples": self.max_examples,
-            "read_only": self.read_only,
-            "allow_billable": self.allow_billable,
-            "started": self.started,
-            "seconds": round(self.seconds, 2),
-            "generated_requests": self.total_requests,
-            "conformed": self.passed,
-            "summary": summary_table(self),
-            "operations": {k: v.as_dict() for k, v in self.operations.items()},
-        }
-
-
-PHASES = ("positive", "negative", "stateful")
-
-
-def summary_table(report: Report) -> str:
-    """Per operation: requests in all and per phase (the stateful column counts the operation's calls inside the
-    link-driven sequences, so it shows what an operation that only got 400s alone reached there), findings, statuses."""
-    head = f"{'operation':<28} {'requests':>8} {'positive':>8} {'negative':>8} {'stateful':>8}  {'findings':>8}  statuses"
-    lines = [head, "-" * 110]
-    for name, result in report.operations.items():
-        statuses = " ".join(f"{code}:{count}" for code, count in sorted(result.statuses.items())) or (result.skipped or "")
-        phases = " ".join(f"{result.phases[phase]:>8}" for phase in PHASES)
-        lines.append(f"{name:<28} {result.requests:>8} {phases}  {len(result.findings):>8}  {statuses}")
-    lines.append("-" * 110)
-    verdict = "conforms" if report.passed else f"{len(report.findings)} distinct finding(s)"
-    lines.append(f"{'total':<28} {report.total_requests:>8} {'':>26}  {len(report.findings):>8}  {verdict}")
-    return "\n".join(lines)
 
 
 class Harness:
@@ -314,7 +196,7 @@ class Harness:
                     f"{type(exc).__name__}: {exc}"[:500],
                     mode,
                     None,
-                    _request_of(case, None),
+                    request_of(case, None),
                 )
             )
             return
@@ -331,8 +213,8 @@ class Harness:
             case.validate_response(response, checks=self._checks, headers=kwargs.get("headers"), transport_kwargs=transport)
         except FailureGroup as group:
             for failure in group.exceptions:
-                result.add(_finding(result.operation, failure, mode, response, case))
-        for finding in _own_checks(result.operation, case, response, mode):
+                result.add(finding_of(result.operation, failure, mode, response, case))
+        for finding in own_checks(result.operation, case, response, mode):
             result.add(finding)
 
     # --- sequences ---------------------------------------------------------------------------------------------
@@ -491,129 +373,3 @@ def _prefix_names(case: Any) -> None:
     if isinstance(body, dict) and isinstance(body.get("name"), str) and case.method.upper() in ("POST", "PUT"):
         limit = 32 if case.path == "/v1/workspaces" else 64
         body["name"] = (NAME_PREFIX + body["name"].replace(" ", ""))[:limit] or NAME_PREFIX + "x"
-
-
-def _request_of(case: Any, response: Any) -> dict[str, Any]:
-    request: dict[str, Any] = {"method": case.method.upper(), "path": case.formatted_path, "query": json_ready(case.query or {})}
-    if isinstance(case.body, bytes | bytearray):
-        request["body"] = case.body[:500].decode("utf-8", errors="replace")
-    elif isinstance(case.body, JSON_TYPES):  # no body at all (schemathesis' NotSet) is left out, not rendered
-        request["body"] = json_ready(case.body)
-    url = getattr(getattr(response, "request", None), "url", None) if response is not None else None
-    if isinstance(url, str):
-        request["url"] = url
-    return request
-
-
-JSON_TYPES = (dict, list, str, int, float, bool)
-
-
-def json_ready(value: Any) -> Any:
-    """`value` as plain JSON data: what JSON cannot hold (objects, sets, bytes) becomes None, never a Python repr."""
-    if isinstance(value, dict):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(item) for item in value]
-    if value is None or isinstance(value, JSON_TYPES):
-        return value
-    return None
-
-
-def _finding(operation: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
-    checks = getattr(failure, "checks", ()) or ("custom",)
-    expected = (
-        getattr(failure, "expected_statuses", None)
-        or getattr(failure, "allowed_statuses", None)
-        or getattr(failure, "defined_status_codes", None)
-    )
-    actual = getattr(failure, "status_code", None)
-    if hasattr(failure, "instance"):
-        actual = getattr(failure, "instance", None)
-    schema_path = getattr(failure, "schema_path", None)
-    return Finding(
-        operation,
-        checks[0],
-        failure.title,
-        str(failure.message)[:1000],
-        mode,
-        response.status_code,
-        _request_of(case, response),
-        expected=json_ready(expected),
-        actual=json_ready(actual),
-        schema_path=list(schema_path) if schema_path is not None else None,
-    )
-
-
-def _header(response: Any, name: str) -> str:
-    """A response header whatever shape the transport gives (schemathesis keeps lower-cased names and lists of values)."""
-    for key, value in response.headers.items():
-        if key.lower() == name.lower():
-            return str(value[0] if isinstance(value, list) and value else value)
-    return ""
-
-
-def _own_checks(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
-    content_type = _header(response, "Content-Type")
-    if mode == "positive" and response.status_code == 400:
-        try:
-            code = response.json().get("error_code")
-        except (ValueError, AttributeError):
-            code = None
-        if code in SCHEMA_REJECTION_CODES:
-            yield Finding(
-                operation,
-                "positive_data_acceptance",
-                "Schema-valid request refused as a schema violation",
-                response.text[:500],
-                mode,
-                400,
-                _request_of(case, response),
-                expected="2xx or a business 400",
-                actual=code,
-            )
-    if content_type.startswith("text/event-stream") and response.status_code == 200:
-        yield from _stream_findings(operation, case, response, mode)
-
-
-def _stream_findings(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
-    if getattr(response, "stream_cut_short", False):
-        yield Finding(
-            operation,
-            "sse_chunk_rules",
-            "Stream not read to its end",
-            f"more than {MAX_STREAM_EVENTS} events or a read timeout",
-            mode,
-            200,
-            _request_of(case, response),
-        )
-        return
-    text = response.content.decode("utf-8", errors="replace")
-    stream = parse_sse(text.splitlines(keepends=True))
-    check = public_contract().component_check("ChatCompletionChunk")
-    for index, chunk in enumerate(stream.chunks):
-        problem = check.problem(chunk)
-        if problem is not None:
-            yield Finding(
-                operation,
-                "sse_event_conformance",
-                "Stream event violates ChatCompletionChunk",
-                f"event {index}: {problem}",
-                mode,
-                200,
-                _request_of(case, response),
-                actual=chunk,
-            )
-            break
-    body = case.body if isinstance(case.body, dict) else {}
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
-    problems = chunk_rule_problems(stream, include_usage=include_usage)
-    if problems:
-        yield Finding(
-            operation,
-            "sse_chunk_rules",
-            "Stream breaks the chunk rules",
-            "; ".join(problems)[:1000],
-            mode,
-            200,
-            _request_of(case, response),
-        )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # diff and load need no extra: the harness (hypothesis, schemathesis) is imported only to run
-    from .harness import Report
+    from .drift import Report
 
 
 def write_json(report: Report, path: str | Path) -> None:

@@ -7,7 +7,8 @@ import argparse
 import secrets
 import sys
 
-from .harness import Harness, Report, summary_table
+from .drift import Report, summary_table
+from .harness import Harness
 from .reports import write_json, write_junit
 from .targets import Target
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import Response, request
@@ -16,7 +15,7 @@ MAX_BODY = 12 * 1024 * 1024  # AK/SK-signed requests are limited to 12 MB (DOC)
 
 
 def json_error(error: ApiError) -> Response:
-    response = Response(json.dumps(error.body(), ensure_ascii=False), error.status, mimetype="application/json")
+    response = Response(error.payload(), error.status, mimetype="application/json")
     response.headers.update(error.headers)
     return response
 

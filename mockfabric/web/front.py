@@ -15,7 +15,7 @@ from typing import Any
 
 from ..domain.fabric import Fabric
 from ..domain.journal import JournalEntry
-from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable
+from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable, new_request_id
 from ..persistence import StateSaver
 from ..wsgi_bridge import HEADERS_KEY
 from .errors import MAX_BODY, json_error
@@ -107,7 +107,7 @@ class Front:
         self._app, self._fabric, self._saver, self._pid, self._guard = app, fabric, saver, pid, guard
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        exchange = environ[EXCHANGE] = Exchange(os.urandom(16).hex())
+        exchange = environ[EXCHANGE] = Exchange(new_request_id())
         statuses: list[str] = []
 
         def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

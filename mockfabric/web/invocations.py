@@ -10,7 +10,7 @@ from typing import Any
 from flask import Response
 
 from ..clock import Clock
-from ..domain.faults import FaultRule
+from ..domain.faults import FALLBACK_ERROR, FaultRule
 from ..domain.invocations import Invocation
 from ..streaming import Handover, Step
 from . import sse
@@ -60,7 +60,7 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
             raise StreamCut(f"injected fault {fault.id if fault else ''}: connection cut after {sent} chunks")
         if error_after is not None and sent >= error_after:
             error = {
-                "error_code": (fault.error_code if fault else None) or "dataartsfabric.00000001",
+                "error_code": (fault.error_code if fault else None) or FALLBACK_ERROR[0],
                 "error_msg": (fault.error_msg if fault else None) or "the inference service failed mid-stream",
             }
             yield 0.0, sse.event(error)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from mockfabric.testing.harness import Harness, summary_table
+from mockfabric.testing.drift import summary_table
+from mockfabric.testing.harness import Harness
 from mockfabric.testing.targets import Target, in_process
 
 from .conftest import EXAMPLES, GENERATED, LIVE_EXAMPLES

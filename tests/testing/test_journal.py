@@ -146,7 +146,7 @@ def test_the_control_token_never_reaches_the_journal_through_public_requests() -
 
 
 def test_report_findings_lose_credentials_quoted_by_a_check() -> None:
-    from mockfabric.testing.harness import Finding
+    from mockfabric.testing.drift import Finding
 
     message = f"Reproduce with: curl -X GET -H 'X-Auth-Token: {SIGNATURE}' -H 'X-Project-Id: p1' http://127.0.0.1/v1/workspaces"
     finding = Finding("ListWorkspaces", "status_code_conformance", "Undocumented status", message, "positive", 418, {})

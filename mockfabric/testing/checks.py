@@ -1,0 +1,130 @@
+"""What the contract harness checks beyond schemathesis's own checks, and how a check's failure becomes a Finding.
+
+Ours: a schema-valid request must not be refused as a schema violation (400 with dataartsfabric.00010001 /
+common.01000001; other 400s are the service's documented business answers, e.g. not-found is 400), and every SSE
+answer is checked event by event against ChatCompletionChunk and across events (mockfabric.testing.streams).
+A schemathesis failure is read through the attributes its failure classes carry, each one optional."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..contracts import public_contract
+from .drift import JSON_TYPES, Finding, json_ready
+from .streams import chunk_rule_problems, parse_sse
+
+SCHEMA_REJECTION_CODES = frozenset({"dataartsfabric.00010001", "common.01000001"})
+MAX_STREAM_EVENTS = 100_000  # read whole streams (schemathesis stops at 20 events by default): the rules span all events
+
+
+def request_of(case: Any, response: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": case.method.upper(), "path": case.formatted_path, "query": json_ready(case.query or {})}
+    if isinstance(case.body, bytes | bytearray):
+        request["body"] = case.body[:500].decode("utf-8", errors="replace")
+    elif isinstance(case.body, JSON_TYPES):  # no body at all (schemathesis' NotSet) is left out, not rendered
+        request["body"] = json_ready(case.body)
+    url = getattr(getattr(response, "request", None), "url", None) if response is not None else None
+    if isinstance(url, str):
+        request["url"] = url
+    return request
+
+
+def finding_of(operation: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
+    checks = getattr(failure, "checks", ()) or ("custom",)
+    expected = (
+        getattr(failure, "expected_statuses", None)
+        or getattr(failure, "allowed_statuses", None)
+        or getattr(failure, "defined_status_codes", None)
+    )
+    actual = getattr(failure, "status_code", None)
+    if hasattr(failure, "instance"):
+        actual = getattr(failure, "instance", None)
+    schema_path = getattr(failure, "schema_path", None)
+    return Finding(
+        operation,
+        checks[0],
+        failure.title,
+        str(failure.message)[:1000],
+        mode,
+        response.status_code,
+        request_of(case, response),
+        expected=json_ready(expected),
+        actual=json_ready(actual),
+        schema_path=list(schema_path) if schema_path is not None else None,
+    )
+
+
+def _header(response: Any, name: str) -> str:
+    """A response header whatever shape the transport gives (schemathesis keeps lower-cased names and lists of values)."""
+    for key, value in response.headers.items():
+        if key.lower() == name.lower():
+            return str(value[0] if isinstance(value, list) and value else value)
+    return ""
+
+
+def own_checks(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
+    content_type = _header(response, "Content-Type")
+    if mode == "positive" and response.status_code == 400:
+        try:
+            code = response.json().get("error_code")
+        except (ValueError, AttributeError):
+            code = None
+        if code in SCHEMA_REJECTION_CODES:
+            yield Finding(
+                operation,
+                "positive_data_acceptance",
+                "Schema-valid request refused as a schema violation",
+                response.text[:500],
+                mode,
+                400,
+                request_of(case, response),
+                expected="2xx or a business 400",
+                actual=code,
+            )
+    if content_type.startswith("text/event-stream") and response.status_code == 200:
+        yield from _stream_findings(operation, case, response, mode)
+
+
+def _stream_findings(operation: str, case: Any, response: Any, mode: str) -> Iterator[Finding]:
+    if getattr(response, "stream_cut_short", False):
+        yield Finding(
+            operation,
+            "sse_chunk_rules",
+            "Stream not read to its end",
+            f"more than {MAX_STREAM_EVENTS} events or a read timeout",
+            mode,
+            200,
+            request_of(case, response),
+        )
+        return
+    text = response.content.decode("utf-8", errors="replace")
+    stream = parse_sse(text.splitlines(keepends=True))
+    check = public_contract().component_check("ChatCompletionChunk")
+    for index, chunk in enumerate(stream.chunks):
+        problem = check.problem(chunk)
+        if problem is not None:
+            yield Finding(
+                operation,
+                "sse_event_conformance",
+                "Stream event violates ChatCompletionChunk",
+                f"event {index}: {problem}",
+                mode,
+                200,
+                request_of(case, response),
+                actual=chunk,
+            )
+            break
+    body = case.body if isinstance(case.body, dict) else {}
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(body.get("stream_options"), dict) else False
+    problems = chunk_rule_problems(stream, include_usage=include_usage)
+    if problems:
+        yield Finding(
+            operation,
+            "sse_chunk_rules",
+            "Stream breaks the chunk rules",
+            "; ".join(problems)[:1000],
+            mode,
+            200,
+            request_of(case, response),
+        )
