@@ -18,17 +18,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import __version__
-from .config import (
-    AUTH_MODES,
-    COMPLETION_MODES,
-    ConfigError,
-    parse_bool,
-    parse_float,
-    parse_hosts,
-    parse_int,
-    parse_lifecycle,
-    serve_settings,
-)
+from .config import ConfigError, parse_float, parse_int, serve_settings, setting_specs
 
 VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
 REJECTED_SHARE = 0.8  # a verify run whose answers are mostly 401/403 tested nothing
@@ -66,71 +56,9 @@ def _serve_parser(sub: Any) -> None:
         help="run the emulator (both planes on one base URL)",
         description="Run the emulator. Every flag can also be set as MOCKFABRIC_<FLAG> (flags win).",
     )
-    number, real = _typed(parse_int), _typed(parse_float)
-    serve.add_argument("--host", help="bind address (default 127.0.0.1; any other needs a control token, generated if not given)")
-    serve.add_argument("--port", type=number, help="port (default 8080; 0 picks a free one)")
-    serve.add_argument(
-        "--threads", type=number, help="worker threads = requests being worked on at once; streams and latency take none (default 16)"
-    )
-    serve.add_argument("--workers", type=number, help="must be 1: the state lives in one process")
-    serve.add_argument("--auth", choices=AUTH_MODES, help="credential checking (default: require a well-formed credential)")
-    serve.add_argument("--seed", type=number, help="seed for ids and generated content (default: random, printed at start)")
-    serve.add_argument(
-        "--lifecycle",
-        type=_typed(parse_lifecycle),
-        help="how resources leave transient statuses: POLICY[:N] for every kind, or per kind "
-        "endpoint=time:5,service_instance=polls:2 (policies: time, polls, manual, instant; default time:3)",
-    )
-    serve.add_argument(
-        "--validate-responses",
-        dest="validate_responses",
-        type=_typed(parse_bool),
-        help="check every response against the contract (true/false; default false)",
-    )
-    serve.add_argument("--catalog", help="YAML file with specs, base_models and features (default: the built-in catalog)")
-    serve.add_argument("--ttft-ms", dest="ttft_ms", type=number, help="time to first token of invocations, ms (default 0)")
-    serve.add_argument("--itl-ms", dest="itl_ms", type=number, help="inter-token latency of invocations, ms (default 0)")
-    serve.add_argument(
-        "--completion-mode",
-        dest="completion_mode",
-        choices=COMPLETION_MODES,
-        help="what invocations answer without a scripted answer: generate (seeded text, default) or echo (last user message)",
-    )
-    serve.add_argument("--control-token", dest="control_token", help="token the control API requires (X-Mockfabric-Control-Token)")
-    serve.add_argument(
-        "--allowed-hosts",
-        dest="allowed_hosts",
-        type=_typed(parse_hosts),
-        help="Host names served besides loopback ones, comma-separated (e.g. fabric.test), or * for any; "
-        "guards against DNS rebinding (default: loopback names only, any host when a control token is set)",
-    )
-    serve.add_argument("--credentials", help="YAML/JSON file of identities (AK/SK or tokens -> project and user names)")
-    serve.add_argument(
-        "--state-file",
-        dest="state_file",
-        help="keep the state in this JSON file: loaded at start, saved atomically after changes and at exit",
-    )
-    serve.add_argument(
-        "--journal-bytes",
-        dest="journal_bytes",
-        type=number,
-        help="memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
-    )
-    serve.add_argument(
-        "--shutdown-timeout", dest="shutdown_timeout", type=real, help="seconds in-flight requests get to finish on SIGTERM (default 10)"
-    )
-    serve.add_argument(
-        "--read-timeout",
-        dest="read_timeout",
-        type=real,
-        help="seconds a client may pause while sending a request head or body before it is dropped (default 10)",
-    )
-    serve.add_argument(
-        "--stream-backlog",
-        dest="stream_backlog",
-        type=number,
-        help="bytes of a stream a client may leave unread before its connection is closed (default 4194304, 4 MiB)",
-    )
+    for name, spec in setting_specs().items():  # the flags are the settings, declared once in mockfabric.config
+        typed = None if spec.parse is str else _typed(spec.parse)
+        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typed, choices=spec.choices, help=spec.help)
 
 
 def _verify_parser(sub: Any) -> None:
@@ -167,9 +95,6 @@ def _verify_parser(sub: Any) -> None:
     verify.add_argument("--no-stateful", dest="stateful", action="store_false", help="skip the sequences driven by the contract's links")
     verify.add_argument(
         "--wait-timeout", dest="wait_timeout", type=_typed(parse_float), default=600.0, help="seconds to wait for RUNNING / deletions"
-    )
-    verify.add_argument(
-        "--control-token", dest="control_token", help="accepted for symmetry with serve; verify does not use the control API"
     )
     verify.add_argument(
         "--hypothesis-db",

@@ -47,69 +47,6 @@ def _default_lifecycle() -> dict[str, Progression]:
     return {kind: Progression() for kind in RESOURCE_KINDS}
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    host: str = DEFAULT_HOST
-    port: int = 8080
-    threads: int = 16
-    workers: int = 1
-    auth: str = "default"
-    seed: int | None = None
-    lifecycle: Mapping[str, Progression] = field(default_factory=_default_lifecycle)
-    validate_responses: bool = False
-    catalog: str | None = None
-    ttft_ms: int = 0
-    itl_ms: int = 0
-    shutdown_timeout: float = 10.0
-    read_timeout: float = 10.0
-    stream_backlog: int = 4 * 1024 * 1024
-    control_token: str | None = None
-    completion_mode: str = "generate"
-    state_file: str | None = None
-    credentials: str | None = None
-    journal_bytes: int = 32 * 1024 * 1024
-    allowed_hosts: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.auth not in AUTH_MODES:
-            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
-        if self.auth == "strict" and not self.credentials:
-            raise ConfigError("auth strict needs a credentials file (--credentials FILE) to check tokens and signatures against")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be 0..65535, not {self.port}")
-        if self.threads < 1:
-            raise ConfigError("threads must be at least 1")
-        if not 0 <= self.shutdown_timeout <= 3600:
-            raise ConfigError(f"shutdown-timeout must be 0..3600 seconds, not {self.shutdown_timeout:g}")
-        if not 0 < self.read_timeout <= 3600:
-            raise ConfigError(f"read-timeout must be more than 0 and at most 3600 seconds, not {self.read_timeout:g}")
-        if self.stream_backlog < 64 * 1024:
-            raise ConfigError(f"stream-backlog must be at least 65536 (64 KiB), not {self.stream_backlog}")
-        if self.workers != 1:
-            raise ConfigError(
-                "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
-            )
-        if self.completion_mode not in COMPLETION_MODES:
-            raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
-        if self.journal_bytes < 64 * 1024:
-            raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
-        if self.ttft_ms < 0 or self.itl_ms < 0:
-            raise ConfigError("ttft-ms and itl-ms must not be negative")
-        if not is_loopback(self.host) and not self.control_token:
-            raise ConfigError(
-                f"host {self.host} is not a loopback address: set a control token (--control-token or "
-                "MOCKFABRIC_CONTROL_TOKEN) so that only you can drive the control API"
-            )
-        unknown = set(self.lifecycle) - set(RESOURCE_KINDS)
-        if unknown:
-            raise ConfigError(f"unknown resource kind in lifecycle: {', '.join(sorted(unknown))}")
-        # kinds not named keep the default progression, so a partial mapping is never a half-configured emulator
-        object.__setattr__(self, "lifecycle", {**_default_lifecycle(), **self.lifecycle})
-
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
-
-
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -190,28 +127,120 @@ def _optional_int(text: str) -> int | None:
     return parse_int(text) if text.strip() else None
 
 
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "host": str,
-    "port": parse_int,
-    "threads": parse_int,
-    "workers": parse_int,
-    "auth": str,
-    "seed": _optional_int,
-    "lifecycle": parse_lifecycle,
-    "validate_responses": parse_bool,
-    "catalog": str,
-    "ttft_ms": parse_int,
-    "itl_ms": parse_int,
-    "shutdown_timeout": parse_float,
-    "read_timeout": parse_float,
-    "stream_backlog": parse_int,
-    "control_token": str,
-    "completion_mode": str,
-    "state_file": str,
-    "credentials": str,
-    "journal_bytes": parse_int,
-    "allowed_hosts": parse_hosts,
-}
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """How one setting is given: parsed from the text of a flag or environment variable, explained by `help`."""
+
+    parse: Callable[[str], Any]
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+def _setting(default: Any, parse: Callable[[str], Any], help: str, *, choices: tuple[str, ...] | None = None) -> Any:
+    """A Settings field with its SettingSpec; a callable default is a factory (a fresh mapping per Settings)."""
+    metadata = {"setting": SettingSpec(parse, help, choices)}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def setting_specs() -> dict[str, SettingSpec]:
+    """Each setting's name (the flag is `--<name with dashes>`, the variable MOCKFABRIC_<NAME>) and spec, in order."""
+    return {item.name: item.metadata["setting"] for item in dataclasses.fields(Settings)}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of the emulator, declared here once: its type, default, how a flag or MOCKFABRIC_<NAME> value is
+    parsed, and its help text (`mockfabric serve --help` is built from these; a test keeps the README table in step)."""
+
+    host: str = _setting(DEFAULT_HOST, str, "bind address (default 127.0.0.1; any other needs a control token, generated if not given)")
+    port: int = _setting(8080, parse_int, "port (default 8080; 0 picks a free one)")
+    threads: int = _setting(16, parse_int, "worker threads = requests being worked on at once; streams and latency take none (default 16)")
+    workers: int = _setting(1, parse_int, "must be 1: the state lives in one process")
+    auth: str = _setting("default", str, "credential checking (default: require a well-formed credential)", choices=AUTH_MODES)
+    seed: int | None = _setting(None, _optional_int, "seed for ids and generated content (default: random, printed at start)")
+    lifecycle: Mapping[str, Progression] = _setting(
+        _default_lifecycle,
+        parse_lifecycle,
+        "how resources leave transient statuses: POLICY[:N] for every kind, or per kind "
+        "endpoint=time:5,service_instance=polls:2 (policies: time, polls, manual, instant; default time:3)",
+    )
+    validate_responses: bool = _setting(False, parse_bool, "check every response against the contract (true/false; default false)")
+    catalog: str | None = _setting(None, str, "YAML file with specs, base_models and features (default: the built-in catalog)")
+    ttft_ms: int = _setting(0, parse_int, "time to first token of invocations, ms (default 0)")
+    itl_ms: int = _setting(0, parse_int, "inter-token latency of invocations, ms (default 0)")
+    shutdown_timeout: float = _setting(10.0, parse_float, "seconds in-flight requests and streams get to finish on SIGTERM (default 10)")
+    read_timeout: float = _setting(
+        10.0, parse_float, "seconds a client may pause while sending a request, or stop reading a stream, before it is dropped (default 10)"
+    )
+    stream_backlog: int = _setting(
+        4 * 1024 * 1024, parse_int, "bytes of a stream a client may leave unread before its connection is closed (default 4194304, 4 MiB)"
+    )
+    control_token: str | None = _setting(None, str, "token the control API requires (X-Mockfabric-Control-Token)")
+    completion_mode: str = _setting(
+        "generate",
+        str,
+        "what invocations answer without a scripted answer: generate (seeded text, default) or echo (last user message)",
+        choices=COMPLETION_MODES,
+    )
+    state_file: str | None = _setting(
+        None, str, "keep the state in this JSON file: loaded at start, saved atomically after changes and at exit"
+    )
+    credentials: str | None = _setting(None, str, "YAML/JSON file of identities (AK/SK or tokens -> project and user names)")
+    journal_bytes: int = _setting(
+        32 * 1024 * 1024,
+        parse_int,
+        "memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
+    )
+    allowed_hosts: tuple[str, ...] = _setting(
+        (),
+        parse_hosts,
+        "Host names served besides loopback ones, comma-separated (e.g. fabric.test), or * for any; "
+        "guards against DNS rebinding (default: loopback names only, any host when a control token is set)",
+    )
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        if self.auth == "strict" and not self.credentials:
+            raise ConfigError("auth strict needs a credentials file (--credentials FILE) to check tokens and signatures against")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, not {self.port}")
+        if self.threads < 1:
+            raise ConfigError("threads must be at least 1")
+        if not 0 <= self.shutdown_timeout <= 3600:
+            raise ConfigError(f"shutdown-timeout must be 0..3600 seconds, not {self.shutdown_timeout:g}")
+        if not 0 < self.read_timeout <= 3600:
+            raise ConfigError(f"read-timeout must be more than 0 and at most 3600 seconds, not {self.read_timeout:g}")
+        if self.stream_backlog < 64 * 1024:
+            raise ConfigError(f"stream-backlog must be at least 65536 (64 KiB), not {self.stream_backlog}")
+        if self.workers != 1:
+            raise ConfigError(
+                "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
+            )
+        if self.completion_mode not in COMPLETION_MODES:
+            raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
+        if self.journal_bytes < 64 * 1024:
+            raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
+        if self.ttft_ms < 0 or self.itl_ms < 0:
+            raise ConfigError("ttft-ms and itl-ms must not be negative")
+        if not is_loopback(self.host) and not self.control_token:
+            raise ConfigError(
+                f"host {self.host} is not a loopback address: set a control token (--control-token or "
+                "MOCKFABRIC_CONTROL_TOKEN) so that only you can drive the control API"
+            )
+        unknown = set(self.lifecycle) - set(RESOURCE_KINDS)
+        if unknown:
+            raise ConfigError(f"unknown resource kind in lifecycle: {', '.join(sorted(unknown))}")
+        # kinds not named keep the default progression, so a partial mapping is never a half-configured emulator
+        object.__setattr__(self, "lifecycle", {**_default_lifecycle(), **self.lifecycle})
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {name: spec.parse for name, spec in setting_specs().items()}
 
 
 def load_settings(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
