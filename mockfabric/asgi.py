@@ -42,8 +42,8 @@ T = TypeVar("T")
 class Turns:
     """Requests answered on the event loop take turns with everything else the loop does. Per loop iteration they
     get about TURN_SECONDS; past that they wait in arrival order for the next iterations, so the stream chunks and
-    socket events that fell due meanwhile go first. Without this, 500 invocations arriving together were answered
-    back to back (~200 ms) while every open stream waited (bench/STREAMING.md)."""
+    socket events that fell due meanwhile go first: a burst of requests delays an open stream's chunks by about one
+    turn, never by the whole burst."""
 
     def __init__(self, budget: float = TURN_SECONDS) -> None:
         self.budget = budget

@@ -303,8 +303,8 @@ def _say(line: str, out: TextIO) -> None:
 def _calm_the_collector() -> None:
     """For the server process only (not an app embedded in someone's tests): the start-up heap (contract, schemas,
     Flask) is frozen out of the cyclic collector's scans, and full collections are made 100x rarer. Each one
-    walked every record and paused all requests and streams for 50-80 ms once thousands of resources existed
-    (bench/BENCHMARKS.md); young cycles are still collected as before."""
+    walks every record and pauses every request and stream for as long, once thousands of resources exist; young
+    cycles are still collected as before."""
     gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()

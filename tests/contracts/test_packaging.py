@@ -52,7 +52,8 @@ def test_importing_the_package_and_the_plugin_loads_nothing_heavy() -> None:
 
     probe = (
         "import sys, mockfabric, mockfabric.testing.pytest_plugin, mockfabric.cli\n"
-        "heavy = [m for m in ('flask', 'werkzeug', 'waitress', 'jsonschema', 'jsonschema_rs', 'yaml', 'orjson') if m in sys.modules]\n"
+        "modules = ('flask', 'werkzeug', 'uvicorn', 'uvloop', 'httptools', 'jsonschema', 'jsonschema_rs', 'yaml', 'orjson')\n"
+        "heavy = [m for m in modules if m in sys.modules]\n"
         "print(','.join(heavy))\n"
         "assert mockfabric.MockFabric.__name__ == 'MockFabric' and 'flask' in sys.modules  # loaded on first use\n"
     )
