@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout, new_request_id
+from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout, ServiceUnavailable, new_request_id
 from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, ClientLeft, Handover, StreamAbandoned, write_stream
 from .web.guard import CONTROL_PREFIX
 from .wsgi_bridge import WsgiAnswer, WsgiApp, call_wsgi, environ_of
@@ -35,6 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 RequestHook = Callable[[Scope], Callable[[], None]]  # told when a request reaches the app; returns "it has ended"
 INLINE_BODY = 64 * 1024  # public requests with bodies up to this are answered on the event loop (~0.1-1 ms each)
+BODY_BUDGET = 256 * 1024 * 1024  # bytes of request bodies held at once, all connections together (~21 of the largest)
 TURN_SECONDS = 0.001  # requests answered on the loop per loop iteration, at most (then timers and sockets get a turn)
 T = TypeVar("T")
 
@@ -93,6 +94,26 @@ class ClientGone(Exception):
     """The client closed the connection before its request was read: there is nobody to answer."""
 
 
+class BodyBudget:
+    """The bytes of request bodies being read or worked on, all connections together, and their ceiling: many large
+    uploads at once are refused (503, retry) instead of growing the process until the system kills it."""
+
+    def __init__(self, limit: int = BODY_BUDGET) -> None:
+        self.limit, self.held = limit, 0
+
+    def take(self, size: int) -> None:
+        """Hold `size` more bytes, or raise ServiceUnavailable (nothing held) when that would pass the ceiling."""
+        if self.held + size > self.limit:
+            raise ServiceUnavailable(
+                f"too many request bodies in flight ({self.held} bytes held, ceiling {self.limit}); retry later",
+                headers={"Retry-After": "1"},
+            )
+        self.held += size
+
+    def give(self, size: int) -> None:
+        self.held -= size
+
+
 class AsgiFront:
     """ASGI 3 app around a WSGI app. Small public requests are answered on the event loop itself; control requests
     and large bodies on up to `threads` worker threads (streams and injected latency hold none). `on_request`, if
@@ -113,6 +134,7 @@ class AsgiFront:
         self.max_body, self.read_timeout, self.backlog_limit = max_body, read_timeout, backlog_limit
         self.on_request = on_request
         self.turns = Turns()
+        self.bodies = BodyBudget()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan and websockets are switched off in the server's config
@@ -130,12 +152,18 @@ class AsgiFront:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            body = await read_body(scope, receive, self.max_body, self.read_timeout)
+            body = await read_body(scope, receive, self.max_body, self.read_timeout, self.bodies)
         except ApiError as refusal:
             await send_error(send, refusal, close=True)
             return
         except ClientGone:
             return
+        try:
+            await self._answer(scope, receive, send, body)
+        finally:
+            self.bodies.give(len(body))
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         environ = environ_of(scope, body)
         handover = environ[ENVIRON_KEY] = Handover()
         if len(body) <= INLINE_BODY and not scope["path"].startswith(CONTROL_PREFIX):
@@ -169,8 +197,9 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
-    """The whole request body, at most `limit` bytes, each part arriving within `timeout` seconds of the last."""
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float, budget: BodyBudget) -> bytes:
+    """The whole request body, at most `limit` bytes, each part arriving within `timeout` seconds of the last, held
+    in `budget` (the caller gives it back once the request is done; a refusal gives back what it took)."""
     declared = _declared_length(scope)
     if declared is not None and declared > limit:
         raise BodyTooLarge(f"request body exceeds {limit} bytes")
@@ -186,15 +215,20 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
                 if message["type"] == "http.disconnect":
                     raise ClientGone
                 part = message.get("body", b"")
-                size += len(part)
-                if size > limit:
+                if size + len(part) > limit:
                     raise BodyTooLarge(f"request body exceeds {limit} bytes")
+                budget.take(len(part))
+                size += len(part)
                 parts.append(part)
                 if not message.get("more_body", False):
                     break
                 deadline.reschedule(loop.time() + timeout)
     except TimeoutError:
+        budget.give(size)
         raise RequestTimeout(f"the request body stopped arriving for {timeout:g} s ({size} bytes read)") from None
+    except BaseException:
+        budget.give(size)
+        raise
     if len(parts) > 1 and declared is None:
         scope["headers"] = [*scope["headers"], (b"content-length", str(size).encode())]  # chunked: the app sees a length
     return b"".join(parts)

@@ -80,3 +80,36 @@ def test_work_that_fails_on_its_turn_fails_its_own_request_only() -> None:
 
     failed, fine = asyncio.run(scenario())
     assert isinstance(failed, ValueError) and fine == 7
+
+
+def test_request_bodies_in_flight_share_one_ceiling_and_give_it_back() -> None:
+    """Two 80-byte uploads under a 100-byte ceiling: the second is refused (503, retry) while the first is held; once
+    the first is given back, the next one fits. A refused or broken read holds nothing."""
+    from mockfabric.asgi import BodyBudget, read_body
+    from mockfabric.errors import ServiceUnavailable
+
+    def upload(size: int) -> Any:
+        parts = [{"type": "http.request", "body": b"x" * (size // 2), "more_body": True}]
+        parts.append({"type": "http.request", "body": b"x" * (size - size // 2), "more_body": False})
+
+        async def receive() -> dict[str, Any]:
+            return parts.pop(0)
+
+        return receive
+
+    async def scenario() -> None:
+        budget = BodyBudget(limit=100)
+        declared = scope([(b"content-length", b"80")])
+        first = await read_body(declared, upload(80), 1000, 5.0, budget)
+        assert len(first) == 80 and budget.held == 80
+        try:
+            await read_body(declared, upload(80), 1000, 5.0, budget)
+        except ServiceUnavailable as refusal:
+            assert refusal.status == 503 and refusal.headers == {"Retry-After": "1"}
+        else:
+            raise AssertionError("a body past the ceiling was accepted")
+        assert budget.held == 80  # the refused one gave back its first half
+        budget.give(len(first))
+        assert len(await read_body(declared, upload(80), 1000, 5.0, budget)) == 80
+
+    asyncio.run(scenario())
