@@ -38,6 +38,32 @@ class Clock(Protocol):
         ...
 
 
+class ControlledClock(Clock, Protocol):
+    """A clock the control API can drive: advance it, freeze it and (if it runs by itself) let it run again."""
+
+    @property
+    def frozen(self) -> bool:
+        """Whether time stands still until advanced."""
+        ...
+
+    @property
+    def runs_by_itself(self) -> bool:
+        """Whether `unfreeze` can make it run (a ManualClock never does)."""
+        ...
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by `seconds` (ClockLimit, nothing moved, when that would go backwards or too far)."""
+        ...
+
+    def freeze(self) -> float:
+        """Stand still at the current instant, returned."""
+        ...
+
+    def unfreeze(self) -> float:
+        """Run on from the frozen instant, returned (ClockLimit when the clock cannot run by itself)."""
+        ...
+
+
 class SystemClock:
     """Wall-clock time; what `mockfabric serve` uses unless frozen through the control API."""
 
@@ -66,10 +92,24 @@ class ManualClock:
     def real_seconds(self, seconds: float) -> float:
         return 0.0
 
+    @property
+    def frozen(self) -> bool:
+        return True
+
+    @property
+    def runs_by_itself(self) -> bool:
+        return False
+
     def advance(self, seconds: float) -> float:
         with self._lock:
             self._now = _checked_move(self._now, seconds)
             return self._now
+
+    def freeze(self) -> float:
+        return self.now()
+
+    def unfreeze(self) -> float:
+        raise ClockLimit("this emulator runs on a manual clock, which only moves when advanced")
 
 
 class ControllableClock:
@@ -99,6 +139,10 @@ class ControllableClock:
     def frozen(self) -> bool:
         with self._lock:
             return self._frozen_at is not None
+
+    @property
+    def runs_by_itself(self) -> bool:
+        return True
 
     def advance(self, seconds: float) -> float:
         with self._lock:

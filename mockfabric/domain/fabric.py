@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clock import Clock, iso_millis
+from ..clock import ControlledClock, iso_millis
 from ..errors import ResourceNotFound, WorkspaceNotFound
 from ..ids import IdFactory
 from .catalog import Catalog
@@ -51,7 +51,7 @@ class Fabric:
         self,
         *,
         store: Store,
-        clock: Clock,
+        clock: ControlledClock,
         ids: IdFactory,
         lifecycle: Lifecycle,
         catalog: Catalog,

@@ -17,7 +17,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .. import contracts
-from ..clock import Clock, ControllableClock
+from ..clock import ControllableClock, ControlledClock
 from ..config import Settings
 from ..domain import catalog, endpoints, instances, invocations, models, workspaces
 from ..domain.catalog import build_catalog, read_catalog
@@ -69,7 +69,9 @@ class Emulator:
             self.saver.close()
 
 
-def build_fabric(settings: Settings, contract: contracts.Contract, clock: Clock | None = None, store: Store | None = None) -> Fabric:
+def build_fabric(
+    settings: Settings, contract: contracts.Contract, clock: ControlledClock | None = None, store: Store | None = None
+) -> Fabric:
     def check(schema: str, item: Any) -> str | None:
         problem = contract.component_check(schema).problem(item)
         return None if problem is None else str(problem)
@@ -88,7 +90,7 @@ def build_fabric(settings: Settings, contract: contracts.Contract, clock: Clock 
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, store: Store | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, clock: ControlledClock | None = None, store: Store | None = None) -> Flask:
     """The emulator as a WSGI app. `clock` defaults to system time the control API can advance or freeze."""
     settings = settings or Settings()
     contract = contracts.public_contract()
