@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout, ServiceUnavailable, new_request_id
-from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, ClientLeft, Handover, StreamAbandoned, write_stream
+from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, Backlogs, ClientLeft, Handover, StreamAbandoned, write_stream
 from .web.guard import CONTROL_PREFIX
 from .wsgi_bridge import WsgiAnswer, WsgiApp, call_wsgi, environ_of
 
@@ -135,6 +135,7 @@ class AsgiFront:
         self.on_request = on_request
         self.turns = Turns()
         self.bodies = BodyBudget()
+        self.backlogs = Backlogs()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan and websockets are switched off in the server's config
@@ -183,7 +184,7 @@ class AsgiFront:
         if answer.error is not None:
             raise answer.error  # the server closes the connection after what was written
         if handover.steps is not None:
-            await _write_handed_over(handover, send, receive, self.backlog_limit, self.read_timeout)
+            await _write_handed_over(handover, send, receive, self)
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -249,10 +250,10 @@ async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
     await send({"type": "http.response.body", "body": payload, "more_body": False})
 
 
-async def _write_handed_over(handover: Handover, send: Send, receive: Receive, backlog_limit: int, stall_seconds: float) -> None:
+async def _write_handed_over(handover: Handover, send: Send, receive: Receive, front: AsgiFront) -> None:
     assert handover.steps is not None
     try:
-        await write_stream(handover.steps, send, receive, backlog_limit, stall_seconds)
+        await write_stream(handover.steps, send, receive, front.backlog_limit, front.read_timeout, front.backlogs)
     except ConnectionAbortedError as ended:  # StreamAbandoned, or an injected cut: the connection is closed
         if handover.note is not None:
             handover.note(str(ended))

@@ -25,6 +25,7 @@ log = logging.getLogger("mockfabric")
 Step = tuple[float, bytes]  # (seconds to wait before it, chunk)
 ENVIRON_KEY = "mockfabric.handover"
 BACKLOG_LIMIT = 4 * 1024 * 1024  # bytes a reader may leave untaken before its stream is cut (--stream-backlog)
+ALL_BACKLOGS_LIMIT = 256 * 1024 * 1024  # bytes all streams of a server may hold untaken, together
 STALL_SECONDS = 10.0  # seconds a reader may take nothing while data waits (--read-timeout)
 BATCH = 64 * 1024  # bytes of steps due at once read per turn of the event loop
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -60,12 +61,33 @@ class Handover:
         self.delay += seconds
 
 
+class Backlogs:
+    """Every open stream's backlog of one server, and one ceiling on them all: when the streams together hold more
+    than `limit` bytes their readers have not taken, the stream holding the most is cut. One reader at its own
+    ceiling is bounded by --stream-backlog; this bounds thousands of them at once."""
+
+    def __init__(self, limit: int = ALL_BACKLOGS_LIMIT) -> None:
+        self.limit, self.held = limit, 0
+        self.open: set[_Backlog] = set()
+
+    def grew(self, size: int) -> None:
+        self.held += size
+        if self.held > self.limit and self.open:
+            largest = max(self.open, key=lambda backlog: backlog.size)
+            largest.overflow(
+                f"stream cut: the streams together left over {self.limit} bytes unread; this client left the most, {largest.size}"
+            )
+
+    def shrank(self, size: int) -> None:
+        self.held -= size
+
+
 class _Backlog:
     """The due chunks of one stream that its reader has not taken yet: paced ones added by timer callbacks on
     schedule, ones due at once added a batch at a time when the writer asks (`fill`)."""
 
-    def __init__(self, steps: Iterator[Step], loop: asyncio.AbstractEventLoop, limit: int) -> None:
-        self.steps, self.loop, self.limit = steps, loop, limit
+    def __init__(self, steps: Iterator[Step], loop: asyncio.AbstractEventLoop, limit: int, ledger: Backlogs) -> None:
+        self.steps, self.loop, self.limit, self.ledger = steps, loop, limit, ledger
         self.chunks: list[bytes] = []
         self.size = 0  # bytes fallen due and not yet accepted by the server
         self.finished = False
@@ -104,10 +126,15 @@ class _Backlog:
         self.chunks.append(chunk)
         self.size += len(chunk)
         self.ready.set()
+        self.ledger.grew(len(chunk))  # past the server-wide ceiling this cuts the largest backlog, maybe this one
         if self.size > self.limit:
-            self.end(StreamAbandoned(f"stream cut: the client left {self.size} bytes unread (limit {self.limit})"))
-            self.on_overflow()
+            self.overflow(f"stream cut: the client left {self.size} bytes unread (limit {self.limit})")
         return len(chunk)
+
+    def overflow(self, reason: str) -> None:
+        """End the stream for holding too much; a send stuck on its full socket ends too (on_overflow)."""
+        self.end(StreamAbandoned(reason))
+        self.on_overflow()
 
     def end(self, error: BaseException | None) -> None:
         """The stream is over (error None: every step was taken); the first reason given stands."""
@@ -122,9 +149,14 @@ class _Backlog:
 
     def taken(self, size: int) -> None:
         self.size -= size
+        self.ledger.shrank(size)
 
     def close(self) -> None:
-        """Stop the schedule; the steps' own clean-up runs (a generator's `finally`)."""
+        """Stop the schedule and give back what it held; the steps' own clean-up runs (a generator's `finally`)."""
+        self.ledger.open.discard(self)
+        self.ledger.shrank(self.size)
+        self.size = 0
+        self.chunks.clear()
         if self._timer is not None:
             self._timer.cancel()
         close = getattr(self.steps, "close", None)
@@ -141,14 +173,18 @@ async def write_stream(
     receive: Receive,
     backlog_limit: int = BACKLOG_LIMIT,
     stall_seconds: float = STALL_SECONDS,
+    backlogs: Backlogs | None = None,
 ) -> None:
     """Write every step as a body chunk after the response head was sent, then end the body.
 
     Raises StreamAbandoned when the reader fell more than `backlog_limit` bytes behind, took nothing for
-    `stall_seconds` while data waited, or left; and whatever the steps raised (an injected cut). Either way the
-    caller must close the connection, not end the body cleanly."""
+    `stall_seconds` while data waited, or left, or held the most when the server's streams together (`backlogs`)
+    passed their ceiling; and whatever the steps raised (an injected cut). Either way the caller must close the
+    connection, not end the body cleanly."""
     loop = asyncio.get_running_loop()
-    backlog = _Backlog(steps, loop, backlog_limit)
+    ledger = backlogs if backlogs is not None else Backlogs()
+    backlog = _Backlog(steps, loop, backlog_limit, ledger)
+    ledger.open.add(backlog)
     departure = loop.create_task(_departure(receive))
     departure.add_done_callback(lambda _: backlog.end(ClientLeft("the client left mid-stream")))
     try:

@@ -136,3 +136,25 @@ def test_an_injected_cut_comes_after_the_chunks_before_it() -> None:
     with pytest.raises(ConnectionAbortedError, match="injected cut"):
         run(write_stream(iter(steps), recorder.send, staying()))
     assert recorder.body == b"12" and all(message.get("more_body") for _, message in recorder.messages)
+
+
+def test_past_the_ceiling_for_all_streams_the_stream_holding_the_most_is_cut() -> None:
+    """Two readers that take nothing, under a 100 kB ceiling for all streams: the faster-filling one is cut for the
+    ceiling, the other goes on (its own stall limit ends it later); what they held is given back."""
+    from mockfabric.streaming import Backlogs
+
+    async def scenario() -> tuple[BaseException | None, BaseException | None, int]:
+        backlogs = Backlogs(limit=100_000)
+        big = Steps([(0.001, b"b" * 2000)] * 100_000)
+        small = Steps([(0.001, b"s" * 100)] * 100_000)
+        results = await asyncio.gather(
+            write_stream(iter(big), Recorder(blocked=True).send, staying(), stall_seconds=0.5, backlogs=backlogs),
+            write_stream(iter(small), Recorder(blocked=True).send, staying(), stall_seconds=0.5, backlogs=backlogs),
+            return_exceptions=True,
+        )
+        return results[0], results[1], backlogs.held
+
+    big_end, small_end, held = run(scenario())
+    assert isinstance(big_end, StreamAbandoned) and "the streams together left over 100000 bytes unread" in str(big_end)
+    assert isinstance(small_end, StreamAbandoned) and "took nothing for 0.5 s" in str(small_end)
+    assert held == 0
