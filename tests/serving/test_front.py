@@ -113,3 +113,27 @@ def test_request_bodies_in_flight_share_one_ceiling_and_give_it_back() -> None:
         assert len(await read_body(declared, upload(80), 1000, 5.0, budget)) == 80
 
     asyncio.run(scenario())
+
+
+def test_kept_alive_requests_are_answered_at_once_on_asyncio_s_own_loop_too(monkeypatch: Any) -> None:
+    """Where uvloop is missing (Windows) the standard loop serves; answers on a kept-alive connection must not wait
+    ~40 ms each for a delayed ACK (Nagle left on by a listening socket that did not say it was TCP)."""
+    import http.client
+
+    import mockfabric.serving as serving
+    from mockfabric.config import Settings
+    from mockfabric.testing.server import ThreadedServer
+    from mockfabric.web.app import create_app
+
+    monkeypatch.setattr(serving, "_loop_factory", lambda: asyncio.new_event_loop)
+    with ThreadedServer(create_app(Settings()), Settings()) as server:
+        host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        timings = []
+        for _ in range(6):
+            started = time.perf_counter()
+            connection.request("GET", "/v1/workspaces", headers={"X-Auth-Token": "nagle"})
+            assert connection.getresponse().read().startswith(b"{")
+            timings.append(time.perf_counter() - started)
+        connection.close()
+    assert max(timings[1:]) < 0.03, timings
