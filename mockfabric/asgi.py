@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from .errors import ApiError, BodyTooLarge, MalformedRequest, RequestTimeout, ServiceUnavailable, new_request_id
+from .errors import ApiError, BodyTooLarge, GatewayError, MalformedRequest, RequestTimeout, ServiceUnavailable, new_request_id
 from .streaming import BACKLOG_LIMIT, ENVIRON_KEY, Backlogs, ClientLeft, Handover, StreamAbandoned, write_stream
 from .web.guard import CONTROL_PREFIX
 from .wsgi_bridge import WsgiAnswer, WsgiApp, call_wsgi, environ_of
@@ -237,11 +237,14 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float, 
 
 async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
     """Answer with the service's error body; `close`: the connection is not reused (its request was not read whole)."""
+    request_id = new_request_id()
+    if isinstance(error, GatewayError):
+        error.request_id = request_id
     payload = error.payload()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
-        (b"x-request-id", new_request_id().encode()),
+        (b"x-request-id", request_id.encode()),
         *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
     ]
     if close:

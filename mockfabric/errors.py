@@ -2,7 +2,9 @@
 `{"error_code", "error_msg"}`.
 
 Documented codes: dataartsfabric.00010003 (workspace not found), dataartsfabric.00010009 (resource not found),
-APIG.1002 (credentials), common.01000001 (malformed request / unknown route), common.00000408, common.00000500.
+common.01000001 (malformed request), common.00000408, common.00000500; and the API Gateway's own (GatewayError):
+APIG.0301 (no credential), APIG.1002 (a token it cannot resolve), APIG.0101 (unknown route), APIG.0201 (body too
+large), APIG.0308 (throttled).
 The business-rule codes below are not documented by the service; they are our choice (listed in the contract's
 `x-error-codes`) so clients can tell the conditions apart.
 """
@@ -88,9 +90,33 @@ class NotRunning(ApiError):
     error_code = "dataartsfabric.00010016"
 
 
-class Unauthorized(ApiError):
+class GatewayError(ApiError):
+    """Answered by Huawei's API Gateway in front of the service, not by the service: an APIG.* code, the gateway's own
+    message where it documents one (`documented_msg`; the constructor's text stays in logs and `str()`), and the
+    request id in the body as well as in X-Request-Id (APIG documentation, bench-free: reference/fidelity-notes)."""
+
+    documented_msg: ClassVar[str | None] = None
+    request_id: str | None = None  # set by whoever renders the answer, the same id as its X-Request-Id header
+
+    def body(self) -> dict[str, str]:
+        body = {"error_code": self.error_code, "error_msg": self.documented_msg or self.message}
+        if self.request_id is not None:
+            body["request_id"] = self.request_id
+        return body
+
+
+class Unauthorized(GatewayError):
+    """A credential the gateway cannot resolve (Fabric's own 401 example): APIG.1002."""
+
     status = 401
     error_code = "APIG.1002"
+
+
+class MissingCredential(Unauthorized):
+    """No credential at all: the gateway's APIG.0301 with its documented message."""
+
+    error_code = "APIG.0301"
+    documented_msg = "Incorrect IAM authentication information: x-auth-token not found"
 
 
 class SignatureRejected(Unauthorized):
@@ -106,17 +132,20 @@ class ForbiddenRequest(ApiError):
     error_code = "common.01000403"
 
 
-class RouteNotFound(ApiError):
+class RouteNotFound(GatewayError):
     status = 404
+    error_code = "APIG.0101"
+    documented_msg = "The API does not exist or has not been published in the environment"
 
 
 class MethodNotAllowed(ApiError):
     status = 405
 
 
-class BodyTooLarge(ApiError):
+class BodyTooLarge(GatewayError):
     status = 413
-    error_code = "common.01000413"
+    error_code = "APIG.0201"
+    documented_msg = "Request entity too large"
 
 
 class RequestTimeout(ApiError):
@@ -126,7 +155,7 @@ class RequestTimeout(ApiError):
     error_code = "common.00000408"
 
 
-class Throttled(ApiError):
+class Throttled(GatewayError):
     status = 429
     error_code = "APIG.0308"
 

@@ -35,7 +35,7 @@ from . import control
 from . import invocations as invocation_view
 from .auth import Authenticator, Presented, lowered_headers
 from .encoding import to_json
-from .errors import MAX_BODY, json_error, render_http_error, render_unexpected
+from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, note_outcome, request_body, request_headers
 from .guard import Guard
 from .parsing import parse_call
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     control_caller = partial(_control_caller, emulator, public)
     for operation in contracts.control_contract().operations.values():
         _route(app, emulator, operation, control.OPERATIONS[operation.operation_id], control_caller, faults=False)
-    app.register_error_handler(ApiError, json_error)
+    app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)
     guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)

@@ -23,7 +23,7 @@ from time import strptime
 
 from ..clock import Clock
 from ..domain.fabric import Caller
-from ..errors import SignatureRejected, Unauthorized
+from ..errors import MissingCredential, SignatureRejected, Unauthorized
 from ..identities import Identities, Identity
 from ..signing import canonical_request, parse_authorization, signature, signature_matches
 
@@ -66,7 +66,7 @@ def credential_of(headers: Mapping[str, str]) -> str:
         if date is None or not SDK_DATE.match(date):
             raise Unauthorized("a signed request needs an X-Sdk-Date header of the form YYYYMMDDTHHMMSSZ")
         return "ak:" + parsed.ak
-    raise Unauthorized("Incorrect token or token resolution failed: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
+    raise MissingCredential("no credential: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
 
 
 class Authenticator:
@@ -116,7 +116,7 @@ class Authenticator:
                 raise Unauthorized("X-Auth-Token is not a token this emulator knows (see --credentials)")
             return identity
         if authorization is None:
-            raise Unauthorized("Incorrect token or token resolution failed: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
+            raise MissingCredential("no credential: send X-Auth-Token or an SDK-HMAC-SHA256 Authorization header")
         parsed = parse_authorization(authorization)
         if parsed is None:
             raise SignatureRejected("Authorization must read 'SDK-HMAC-SHA256 Access=<AK>, SignedHeaders=<h1;h2>, Signature=<64 hex>'")

@@ -7,7 +7,7 @@ import logging
 from flask import Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from ..errors import ApiError, BodyTooLarge, InternalError, RouteNotFound
+from ..errors import ApiError, BodyTooLarge, GatewayError, InternalError, RouteNotFound
 from ..errors import MethodNotAllowed as MethodNotAllowedError
 
 log = logging.getLogger("mockfabric")
@@ -22,16 +22,30 @@ def json_error(error: ApiError) -> Response:
 
 def render_http_error(error: HTTPException) -> Response:
     if isinstance(error, NotFound):
-        return json_error(RouteNotFound(f"response status exception, code: 404; no route for {request.method} {request.path}"))
+        return json_error(_with_request_id(RouteNotFound(f"no route for {request.method} {request.path}")))
     if isinstance(error, MethodNotAllowed):
         allowed = ", ".join(sorted(error.valid_methods or []))
         message = f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
         return json_error(MethodNotAllowedError(message, headers={"Allow": allowed}))
     if isinstance(error, RequestEntityTooLarge):
-        return json_error(BodyTooLarge(f"request body exceeds {MAX_BODY} bytes"))
+        return json_error(_with_request_id(BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")))
     generic = ApiError(f"{error.name}: {error.description}")
     generic.status = error.code or 400  # type: ignore[misc]
     return json_error(generic)
+
+
+def render_api_error(error: ApiError) -> Response:
+    """An ApiError raised while serving this request, as its answer."""
+    return json_error(_with_request_id(error))
+
+
+def _with_request_id(error: ApiError) -> ApiError:
+    """A gateway error's body carries the request id the front gave this request (its X-Request-Id)."""
+    from .front import EXCHANGE  # the front imports this module
+
+    if isinstance(error, GatewayError):
+        error.request_id = getattr(request.environ.get(EXCHANGE), "request_id", None)
+    return error
 
 
 def render_unexpected(error: Exception) -> Response:

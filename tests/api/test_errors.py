@@ -7,9 +7,11 @@ import pytest
 from ..helpers import Api
 
 
-def test_missing_credentials(api: Api) -> None:
+def test_missing_credentials_are_the_gateway_s_apig_0301_with_its_message_and_request_id(api: Api) -> None:
     reply = api.client.get("/v1/workspaces")
-    assert reply.status_code == 401 and reply.json["error_code"] == "APIG.1002" and reply.headers["X-Request-Id"]
+    assert reply.status_code == 401 and reply.json["error_code"] == "APIG.0301" and reply.headers["X-Request-Id"]
+    assert reply.json["error_msg"] == "Incorrect IAM authentication information: x-auth-token not found"
+    assert reply.json["request_id"] == reply.headers["X-Request-Id"]
 
 
 @pytest.mark.parametrize(
@@ -62,13 +64,16 @@ def test_empty_body_with_json_content_type_on_get_is_fine(api: Api) -> None:
 def test_body_over_12_mib(api: Api) -> None:
     big = b'{"name": "abcd", "description": "' + b"x" * (12 * 1024 * 1024) + b'"}'
     reply = api.client.post("/v1/workspaces", data=big, headers={**api.headers, "Content-Type": "application/json"})
-    assert reply.status_code == 413 and reply.json["error_code"] == "common.01000413"
+    assert reply.status_code == 413 and reply.json["error_code"] == "APIG.0201" and reply.json["error_msg"] == "Request entity too large"
+    assert reply.json["request_id"] == reply.headers["X-Request-Id"]
     assert api.ok("GET", "/v1/workspaces")["total"] == 0  # nothing half-applied
 
 
 def test_unknown_route_and_wrong_method(api: Api) -> None:
     missing = api.client.get("/v1/nothing-here", headers=api.headers)
-    assert missing.status_code == 404 and missing.json["error_code"] == "common.01000001" and missing.headers["X-Request-Id"]
+    assert missing.status_code == 404 and missing.json["error_code"] == "APIG.0101" and missing.headers["X-Request-Id"]
+    assert missing.json["error_msg"] == "The API does not exist or has not been published in the environment"
+    assert missing.json["request_id"] == missing.headers["X-Request-Id"]
     wrong = api.client.patch("/v1/workspaces", headers=api.headers)
     assert wrong.status_code == 405 and "PATCH" in wrong.json["error_msg"] and "POST" in wrong.headers["Allow"]
 

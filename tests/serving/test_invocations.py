@@ -178,7 +178,7 @@ def test_preconditions(server: MockFabric) -> None:
     unknown = deployed.session.post(deployed.invoke_url.replace(deployed.instance, "0" * 36), json=SEED_INVOKE)
     assert unknown.status_code == 400 and unknown.json()["error_code"] == "dataartsfabric.00010009"
     anonymous = requests.post(deployed.invoke_url, json=SEED_INVOKE, timeout=30)
-    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "APIG.1002"
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "APIG.0301"
 
 
 def test_tokens_quota_grows_by_the_tokens_used(deployed: Deployed) -> None:
