@@ -52,8 +52,9 @@ class WorkspaceState:
     def collection(self, kind: str) -> dict[str, Entry]:
         return {"endpoint": self.endpoints, "model": self.models, "service_instance": self.instances}[kind]
 
-    def is_empty(self) -> bool:
-        return not (self.endpoints or self.models or self.instances)
+    def holds_compute(self) -> bool:
+        """Whether it still holds endpoints (compute) or service instances (applications): what blocks its deletion."""
+        return bool(self.endpoints or self.instances)
 
 
 @dataclass(slots=True)

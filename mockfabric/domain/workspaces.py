@@ -1,4 +1,5 @@
-"""Workspaces: names unique per tenant; a workspace that still holds anything cannot be deleted."""
+"""Workspaces: names unique per tenant; a workspace that still holds compute resources (endpoints) or applications
+(service instances) cannot be deleted (DOC DeleteWorkspace); its models go with it."""
 
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ def update_workspace(fabric: Fabric, call: Call) -> dict[str, Any]:
 
 def delete_workspace(fabric: Fabric, call: Call) -> None:
     workspace = fabric.workspace(call.caller, call.path["workspace_id"])
-    if not workspace.is_empty():
-        held = {"endpoints": len(workspace.endpoints), "models": len(workspace.models), "service instances": len(workspace.instances)}
+    if workspace.holds_compute():
+        held = {"endpoints": len(workspace.endpoints), "service instances": len(workspace.instances)}
         listing = ", ".join(f"{count} {what}" for what, count in held.items() if count)
         raise ResourceInUse(f"workspace {call.path['workspace_id']} still holds {listing}; delete them first")
     tenant = fabric.store.tenant(call.caller.tenant)

@@ -75,10 +75,14 @@ def test_delete_and_unknown_ids(api: Api) -> None:
     assert api.ok("GET", "/v1/workspaces")["total"] == 0
 
 
-def test_a_workspace_that_holds_anything_cannot_be_deleted(api: Api) -> None:
+def test_a_workspace_with_endpoints_cannot_be_deleted_and_its_models_go_with_it(api: Api) -> None:
+    """DOC DeleteWorkspace: refused while it holds compute resources, endpoints or applications; models are not among them."""
     ws = api.workspace()
-    model = api.model(ws)
+    api.model(ws)
+    endpoint = api.endpoint(ws)
     message = api.error("DELETE", f"/v1/workspaces/{ws}", code="dataartsfabric.00010012")
-    assert "1 models" in message
-    api.ok("DELETE", f"/v1/workspaces/{ws}/models/{model['id']}")
+    assert "1 endpoints" in message and "model" not in message
+    api.ok("DELETE", f"/v1/workspaces/{ws}/endpoints/{endpoint}", status=202)
+    api.clock.advance(100)  # DELETING -> gone
     api.ok("DELETE", f"/v1/workspaces/{ws}")
+    api.error("GET", f"/v1/workspaces/{ws}/models", code="dataartsfabric.00010003")
