@@ -18,6 +18,7 @@ AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance")
 COMPLETION_MODES = ("generate", "echo")
+FIRST_CHUNKS = ("content", "empty")
 HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]{1,253})$")
 
 
@@ -184,6 +185,13 @@ class Settings:
         "what invocations answer without a scripted answer: generate (seeded text, default) or echo (last user message)",
         choices=COMPLETION_MODES,
     )
+    stream_first_chunk: str = _setting(
+        "content",
+        str,
+        "what a stream's first delta carries besides the role: content (the first fragment, as the service documents) or empty",
+        choices=FIRST_CHUNKS,
+    )
+    stream_chunk_tokens: int = _setting(1, parse_int, "tokens per streamed content chunk (default 1)")
     state_file: str | None = _setting(
         None, str, "keep the state in this JSON file: loaded at start, saved atomically after changes and at exit"
     )
@@ -221,6 +229,10 @@ class Settings:
             )
         if self.completion_mode not in COMPLETION_MODES:
             raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
+        if self.stream_first_chunk not in FIRST_CHUNKS:
+            raise ConfigError(f"stream-first-chunk must be one of {', '.join(FIRST_CHUNKS)}, not {self.stream_first_chunk!r}")
+        if not 1 <= self.stream_chunk_tokens <= 4096:
+            raise ConfigError(f"stream-chunk-tokens must be 1..4096, not {self.stream_chunk_tokens}")
         if self.journal_bytes < 64 * 1024:
             raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
         if self.ttft_ms < 0 or self.itl_ms < 0:

@@ -39,6 +39,18 @@ def tokenize(text: str) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkShape:
+    """How a stream is cut into chunks. The service's documented chunk (the seed flow) carries the role and the first
+    content fragment in one delta (`content_first`); some OpenAI-style servers send an empty role delta first."""
+
+    content_first: bool = True
+    tokens: int = 1  # tokens per content chunk
+
+
+DOCUMENTED_SHAPE = ChunkShape()
+
+
+@dataclass(frozen=True, slots=True)
 class Scripted:
     content: str
     reasoning_content: str | None = None
@@ -123,18 +135,22 @@ class Completion:
             "system_fingerprint": None,
         }
 
-    def chunks(self, include_usage: bool) -> Iterator[dict[str, Any]]:
-        """The streamed form: a role delta per choice, one chunk per token, one finish chunk per choice, then usage."""
-        for choice in self.choices:
-            delta: dict[str, Any] = {"role": "assistant", "content": ""}
+    def chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[dict[str, Any]]:
+        """The streamed form: per choice a first delta with the role (and, in the documented shape, the first content
+        fragment), then `shape.tokens` tokens per chunk, one finish chunk per choice, then usage if asked for.
+        Joining every choice's content gives the unstreamed answer's text exactly, whatever the shape."""
+        fragments = [_fragments(choice.tokens, shape.tokens) for choice in self.choices]
+        for choice, pieces in zip(self.choices, fragments, strict=True):
+            first = pieces.pop(0) if shape.content_first and pieces else ""
+            delta: dict[str, Any] = {"role": "assistant", "content": first}
             if choice.reasoning_content is not None:
                 delta["reasoning_content"] = choice.reasoning_content
             yield self._chunk(choice.index, delta, None)
-        longest = max((len(c.tokens) for c in self.choices), default=0)
+        longest = max((len(pieces) for pieces in fragments), default=0)
         for position in range(longest):
-            for choice in self.choices:
-                if position < len(choice.tokens):
-                    yield self._chunk(choice.index, {"content": choice.tokens[position]}, None)
+            for choice, pieces in zip(self.choices, fragments, strict=True):
+                if position < len(pieces):
+                    yield self._chunk(choice.index, {"content": pieces[position]}, None)
         for choice in self.choices:
             yield self._chunk(choice.index, {}, choice.finish_reason)
         if include_usage:
@@ -158,6 +174,10 @@ class Completion:
             "usage": None,
             "system_fingerprint": None,
         }
+
+
+def _fragments(tokens: list[str], size: int) -> list[str]:
+    return ["".join(tokens[start : start + size]) for start in range(0, len(tokens), size)]
 
 
 def token_limit(body: Mapping[str, Any]) -> int:

@@ -10,7 +10,7 @@ from ..clock import ControlledClock, iso_millis
 from ..errors import ResourceNotFound, WorkspaceNotFound
 from ..ids import IdFactory
 from .catalog import Catalog
-from .completions import Scripts
+from .completions import DOCUMENTED_SHAPE, ChunkShape, Scripts
 from .faults import Faults
 from .journal import DEFAULT_BUDGET_BYTES, Journal
 from .lifecycle import Lifecycle
@@ -57,6 +57,7 @@ class Fabric:
         catalog: Catalog,
         seed: int | None = None,
         completion_mode: str = "generate",
+        chunk_shape: ChunkShape = DOCUMENTED_SHAPE,
         ttft_ms: int = 0,
         itl_ms: int = 0,
         journal_bytes: int = DEFAULT_BUDGET_BYTES,
@@ -68,6 +69,7 @@ class Fabric:
         self.catalog = catalog
         self.seed = seed
         self.completion_mode = completion_mode
+        self.chunk_shape = chunk_shape
         self.ttft_ms, self.itl_ms = ttft_ms, itl_ms
         self.timings: dict[tuple[str, str], tuple[int, int]] = {}  # per (tenant, instance): (ttft_ms, itl_ms)
         self.scripts = Scripts()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import NotRunning
-from .completions import Completion, Draft, build_completion, draft_completion
+from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
 from .fabric import Call, Fabric
 
 
@@ -21,6 +21,7 @@ class Invocation:
     stream: bool
     include_usage: bool
     timing: Timing
+    shape: ChunkShape = DOCUMENTED_SHAPE
 
 
 def prepare(fabric: Fabric, call: Call) -> Draft:
@@ -62,6 +63,7 @@ def invoke(fabric: Fabric, call: Call) -> Invocation:
         stream=body.get("stream", True),
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
         timing=Timing(ttft, itl),
+        shape=fabric.chunk_shape,
     )
 
 

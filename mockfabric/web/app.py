@@ -21,6 +21,7 @@ from ..clock import ControllableClock, ControlledClock
 from ..config import Settings
 from ..domain import catalog, endpoints, instances, invocations, models, workspaces
 from ..domain.catalog import build_catalog, read_catalog
+from ..domain.completions import ChunkShape
 from ..domain.fabric import Call, Caller, Fabric
 from ..domain.faults import FaultRule, error_of
 from ..domain.invocations import Invocation
@@ -84,6 +85,7 @@ def build_fabric(
         catalog=build_catalog(read_catalog(settings.catalog), check),
         seed=settings.seed,
         completion_mode=settings.completion_mode,
+        chunk_shape=ChunkShape(content_first=settings.stream_first_chunk == "content", tokens=settings.stream_chunk_tokens),
         ttft_ms=settings.ttft_ms,
         itl_ms=settings.itl_ms,
         journal_bytes=settings.journal_bytes,

@@ -55,7 +55,7 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
     cut = fault.stream_cut_after if fault else None
     error_after = fault.stream_error_after if fault else None
     content_seen = False
-    for sent, chunk in enumerate(invocation.completion.chunks(invocation.include_usage)):
+    for sent, chunk in enumerate(invocation.completion.chunks(invocation.include_usage, invocation.shape)):
         if cut is not None and sent >= cut:
             raise StreamCut(f"injected fault {fault.id if fault else ''}: connection cut after {sent} chunks")
         if error_after is not None and sent >= error_after:
@@ -66,7 +66,7 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
             yield 0.0, sse.event(error)
             return
         stall = delay = 0.0
-        is_content = bool(chunk["choices"]) and "content" in chunk["choices"][0]["delta"] and "role" not in chunk["choices"][0]["delta"]
+        is_content = bool(chunk["choices"]) and bool(chunk["choices"][0]["delta"].get("content"))  # a token, not an empty role delta
         if is_content:
             if not content_seen:
                 content_seen = True

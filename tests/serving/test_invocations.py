@@ -16,6 +16,7 @@ import requests
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockfabric import MockFabric
+from mockfabric.domain.completions import tokenize
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 
 from ..helpers import SEED_INVOKE
@@ -44,7 +45,8 @@ def test_seed_invocation_is_streamed_by_default(deployed: Deployed) -> None:
     stream = stream_of(deployed.invoke(SEED_INVOKE, stream=True))
     assert chunk_rule_problems(stream) == []
     assert stream.chunks[0]["model"] == deployed.instance and stream.chunks[0]["id"].startswith("chatcmpl-")
-    assert stream.chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    first = stream.chunks[0]["choices"][0]["delta"]
+    assert set(first) == {"role", "content"} and first["role"] == "assistant" and first["content"]  # as documented
     assert stream.content() and stream.chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
@@ -74,10 +76,8 @@ def test_several_choices_each_follow_the_rules(deployed: Deployed) -> None:
 def test_token_limit_cuts_with_length(deployed: Deployed, field: str) -> None:
     stream = stream_of(deployed.invoke({**SEED_INVOKE, field: 3, "stream_options": {"include_usage": True}}, stream=True))
     assert chunk_rule_problems(stream, include_usage=True) == []
-    content_chunks = [
-        c for c in stream.chunks if c["choices"] and "content" in c["choices"][0]["delta"] and "role" not in c["choices"][0]["delta"]
-    ]
-    assert len(content_chunks) == 3
+    content_chunks = [c for c in stream.chunks if c["choices"] and c["choices"][0]["delta"].get("content")]
+    assert len(content_chunks) == 3  # one token each, the first beside the role
     assert stream.chunks[-2]["choices"][0]["finish_reason"] == "length"
     assert stream.usage()["completion_tokens"] == 3  # type: ignore[index]
 
@@ -239,13 +239,11 @@ def test_fault_stall_before_the_first_token(deployed: Deployed) -> None:
     deployed.fabric.fault(operation="InvokeModelService", stall_ms=400, times=1)
     started = time.monotonic()
     response = deployed.invoke(SEED_INVOKE, stream=True)
-    lines = response.iter_lines()
-    first = next(line for line in lines if line)
-    role_at = time.monotonic()
-    second = next(line for line in lines if line)
+    head_at = time.monotonic()  # requests returns once the head is in
+    first = next(line for line in response.iter_lines() if line)
     content_at = time.monotonic()
-    assert b'"role":"assistant"' in first and b'"content"' in second
-    assert content_at - role_at >= 0.35 and role_at - started < content_at - started  # headers and role came first
+    assert b'"role":"assistant"' in first and b'"content":""' not in first  # the first chunk carries the first token
+    assert content_at - head_at >= 0.35 and head_at - started < 0.35  # the head came at once, the token after the stall
 
 
 def test_manual_clock_latency_does_not_wait(deployed: Deployed) -> None:
@@ -284,3 +282,19 @@ def test_journal_records_invocations_with_credentials_redacted(deployed: Deploye
     entries = deployed.fabric.requests(operation="InvokeModelService")
     assert entries and entries[-1]["status"] == 200 and entries[-1]["body"]["messages"][0]["content"] == "hello"
     assert entries[-1]["headers"]["X-Auth-Token"] == "***" and entries[-1]["tenant"] == deployed.fabric.tenant
+
+
+@pytest.mark.parametrize(("first_chunk", "tokens"), [("content", 1), ("empty", 1), ("content", 3), ("empty", 4)])
+def test_every_chunk_shape_keeps_the_rules_and_the_text(first_chunk: str, tokens: int) -> None:
+    """The documented first delta (role and first fragment) or an empty one, and N tokens a chunk: the stream keeps
+    every cross-event rule and joins to the unstreamed answer's text."""
+    with MockFabric(stream_first_chunk=first_chunk, stream_chunk_tokens=tokens) as fabric:
+        deployed = deploy(fabric.for_tenant())
+        stream = stream_of(deployed.invoke(SEED_INVOKE, stream=True))
+        plain = deployed.invoke({**SEED_INVOKE, "stream": False}).json()
+    assert chunk_rule_problems(stream) == []
+    assert stream.content() == plain["choices"][0]["message"]["content"]
+    deltas = [chunk["choices"][0]["delta"] for chunk in stream.chunks if chunk["choices"]]
+    assert deltas[0]["role"] == "assistant" and (deltas[0]["content"] == "") == (first_chunk == "empty")
+    pieces = [delta["content"] for delta in deltas if delta.get("content")]
+    assert all(len(tokenize(piece)) <= tokens for piece in pieces) and len(tokenize(pieces[0])) == tokens
