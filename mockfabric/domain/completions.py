@@ -139,18 +139,19 @@ class Completion:
         """The streamed form: per choice a first delta with the role (and, in the documented shape, the first content
         fragment), then `shape.tokens` tokens per chunk, one finish chunk per choice, then usage if asked for.
         Joining every choice's content gives the unstreamed answer's text exactly, whatever the shape."""
-        fragments = [_fragments(choice.tokens, shape.tokens) for choice in self.choices]
+        fragments = [choice.tokens if shape.tokens == 1 else _fragments(choice.tokens, shape.tokens) for choice in self.choices]
         for choice, pieces in zip(self.choices, fragments, strict=True):
-            first = pieces.pop(0) if shape.content_first and pieces else ""
+            first = pieces[0] if shape.content_first and pieces else ""
             delta: dict[str, Any] = {"role": "assistant", "content": first}
             if choice.reasoning_content is not None:
                 delta["reasoning_content"] = choice.reasoning_content
             yield self._chunk(choice.index, delta, None)
+        streams = [(choice.index, pieces) for choice, pieces in zip(self.choices, fragments, strict=True)]
         longest = max((len(pieces) for pieces in fragments), default=0)
-        for position in range(longest):
-            for choice, pieces in zip(self.choices, fragments, strict=True):
+        for position in range(1 if shape.content_first else 0, longest):  # the first fragment went with the role
+            for index, pieces in streams:
                 if position < len(pieces):
-                    yield self._chunk(choice.index, {"content": pieces[position]}, None)
+                    yield self._chunk(index, {"content": pieces[position]}, None)
         for choice in self.choices:
             yield self._chunk(choice.index, {}, choice.finish_reason)
         if include_usage:
