@@ -230,8 +230,6 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float, 
     except BaseException:
         budget.give(size)
         raise
-    if len(parts) > 1 and declared is None:
-        scope["headers"] = [*scope["headers"], (b"content-length", str(size).encode())]  # chunked: the app sees a length
     return b"".join(parts)
 
 

@@ -35,7 +35,8 @@ class WsgiAnswer:
 def environ_of(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     """The WSGI environ of an ASGI HTTP request: strings carry the raw bytes as latin-1, repeated headers are joined
     with commas, Content-Length and Content-Type have their own keys. The headers as sent (names not folded into
-    environ keys) are under HEADERS_KEY too."""
+    environ keys) are under HEADERS_KEY too. `wsgi.input` is the whole body and says so (`wsgi.input_terminated`),
+    so a chunked body, which declares no length, is read whole too."""
     server = scope.get("server") or ("localhost", 80)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
@@ -48,6 +49,7 @@ def environ_of(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
         "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,

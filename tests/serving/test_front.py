@@ -137,3 +137,35 @@ def test_kept_alive_requests_are_answered_at_once_on_asyncio_s_own_loop_too(monk
             timings.append(time.perf_counter() - started)
         connection.close()
     assert max(timings[1:]) < 0.03, timings
+
+
+def test_a_chunked_body_reaches_the_app_whole_and_the_journal_shows_the_headers_as_sent() -> None:
+    """A chunked body declares no length: the app still reads all of it, whether it arrives in one part or (300 KB,
+    past the server's read buffer) in many, and the journal shows no Content-Length the client did not send."""
+    import json
+    import socket
+    import urllib.request
+
+    from mockfabric.config import Settings
+    from mockfabric.testing.server import ThreadedServer
+    from mockfabric.web.app import create_app
+
+    def send_chunked(address: tuple[str, int], body: bytes) -> bytes:
+        head = b"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: chunks\r\nContent-Type: application/json\r\n"
+        framed = b"".join(b"%x\r\n%b\r\n" % (len(body[i : i + 65536]), body[i : i + 65536]) for i in range(0, len(body), 65536))
+        with socket.create_connection(address, timeout=10) as client:
+            client.sendall(head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + framed + b"0\r\n\r\n")
+            answer = b""
+            while data := client.recv(65536):
+                answer += data
+        return answer
+
+    with ThreadedServer(create_app(Settings()), Settings()) as server:
+        host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+        small = send_chunked((host, int(port)), json.dumps({"name": "chunked-one"}).encode())
+        assert small.startswith(b"HTTP/1.1 200") and b'"name":"chunked-one"' in small, small[-300:]
+        large = send_chunked((host, int(port)), json.dumps({"name": "chunked-big", "description": "d" * 300_000}).encode())
+        assert b'"error_msg": "body.description' in large, large[-300:]  # read whole: the too-long field is named
+        with urllib.request.urlopen(f"{server.base_url}/_mockfabric/requests?operation=CreateWorkspace", timeout=10) as reply:
+            entries = json.loads(reply.read())["requests"]
+    assert len(entries) == 2 and all(name.lower() != "content-length" for e in entries for name in e["headers"]), entries
