@@ -155,7 +155,7 @@ class AsgiFront:
         try:
             body = await read_body(scope, receive, self.max_body, self.read_timeout, self.bodies)
         except ApiError as refusal:
-            await send_error(send, refusal, close=True)
+            await send_error(send, refusal)
             return
         except ClientGone:
             return
@@ -184,7 +184,19 @@ class AsgiFront:
         if answer.error is not None:
             raise answer.error  # the server closes the connection after what was written
         if handover.steps is not None:
-            await _write_handed_over(handover, send, receive, self)
+            await self._write_stream(handover, send, receive)
+
+    async def _write_stream(self, handover: Handover, send: Send, receive: Receive) -> None:
+        """The handed-over steps written; a stream that ends early is journaled (and logged, unless its client left)."""
+        assert handover.steps is not None
+        try:
+            await write_stream(handover.steps, send, receive, self.backlog_limit, self.read_timeout, self.backlogs)
+        except ConnectionAbortedError as ended:  # StreamAbandoned, or an injected cut: the connection is closed
+            if handover.note is not None:
+                handover.note(str(ended))
+            if isinstance(ended, StreamAbandoned) and not isinstance(ended, ClientLeft):
+                log.warning("%s", ended)
+            raise
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -233,8 +245,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float, 
     return b"".join(parts)
 
 
-async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
-    """Answer with the service's error body; `close`: the connection is not reused (its request was not read whole)."""
+async def send_error(send: Send, error: ApiError) -> None:
+    """Answer a request refused while its body was read with the service's error body, and close the connection:
+    what is left of the request was never read."""
     request_id = new_request_id()
     if isinstance(error, GatewayError):
         error.request_id = request_id
@@ -244,20 +257,7 @@ async def send_error(send: Send, error: ApiError, *, close: bool) -> None:
         (b"content-length", str(len(payload)).encode()),
         (b"x-request-id", request_id.encode()),
         *((name.lower().encode(), value.encode()) for name, value in error.headers.items()),
+        (b"connection", b"close"),
     ]
-    if close:
-        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})
-
-
-async def _write_handed_over(handover: Handover, send: Send, receive: Receive, front: AsgiFront) -> None:
-    assert handover.steps is not None
-    try:
-        await write_stream(handover.steps, send, receive, front.backlog_limit, front.read_timeout, front.backlogs)
-    except ConnectionAbortedError as ended:  # StreamAbandoned, or an injected cut: the connection is closed
-        if handover.note is not None:
-            handover.note(str(ended))
-        if isinstance(ended, StreamAbandoned) and not isinstance(ended, ClientLeft):
-            log.warning("%s", ended)
-        raise

@@ -64,10 +64,10 @@ class _Watch:
     """One connection's read deadline: armed while the client owes a request head, off while a request is in the app.
     When it expires the connection is closed, with a 408 if the client had begun a request."""
 
-    __slots__ = ("busy", "heard", "seconds", "timer", "transport")
+    __slots__ = ("busy", "heard", "peer", "seconds", "timer", "transport")
 
-    def __init__(self, transport: asyncio.Transport, seconds: float) -> None:
-        self.transport, self.seconds = transport, seconds
+    def __init__(self, transport: asyncio.Transport, peer: tuple[str, int], seconds: float) -> None:
+        self.transport, self.peer, self.seconds = transport, peer, seconds
         self.busy = 0
         self.heard = False
         self.timer: asyncio.TimerHandle | None = None
@@ -147,7 +147,7 @@ class _ReadDeadlines:
                 super().connection_made(transport)
                 peer = _peer(transport)
                 if peer is not None:
-                    watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(transport, deadlines.seconds)
+                    watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(transport, peer, deadlines.seconds)
                     watch.arm()  # a new connection owes its first request head
 
             def data_received(self, data: bytes) -> None:
@@ -166,9 +166,8 @@ class _ReadDeadlines:
                 watch = self.mockfabric_watch
                 if watch is not None:
                     watch.disarm()
-                    peer = _peer(watch.transport)
-                    if peer is not None and deadlines.watches.get(peer) is watch:
-                        del deadlines.watches[peer]
+                    if deadlines.watches.get(watch.peer) is watch:
+                        del deadlines.watches[watch.peer]
                 super().connection_lost(exc)
 
         return DeadlineProtocol

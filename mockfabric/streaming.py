@@ -88,6 +88,7 @@ class _Backlog:
 
     def __init__(self, steps: Iterator[Step], loop: asyncio.AbstractEventLoop, limit: int, ledger: Backlogs) -> None:
         self.steps, self.loop, self.limit, self.ledger = steps, loop, limit, ledger
+        ledger.open.add(self)  # until close()
         self.chunks: list[bytes] = []
         self.size = 0  # bytes fallen due and not yet accepted by the server
         self.finished = False
@@ -184,7 +185,6 @@ async def write_stream(
     loop = asyncio.get_running_loop()
     ledger = backlogs if backlogs is not None else Backlogs()
     backlog = _Backlog(steps, loop, backlog_limit, ledger)
-    ledger.open.add(backlog)
     departure = loop.create_task(_departure(receive))
     departure.add_done_callback(lambda _: backlog.end(ClientLeft("the client left mid-stream")))
     try:
