@@ -54,7 +54,7 @@ def seed_state(count: int, path: Path) -> None:
     for index in range(count):
         reply = client.post("/v1/workspaces", json={"name": f"seed-{index:06d}", "description": "d" * 40}, headers=TENANT)
         assert reply.status_code == 200, reply.data
-    store = app.extensions["mockfabric"].fabric.store
+    store = app.extensions["mockfabric"].service.store
     path.write_text(json.dumps(store.export()))  # export(), not snapshot(): the same script measures older commits too
 
 

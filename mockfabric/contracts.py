@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
 import jsonschema_rs
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -24,7 +23,6 @@ from referencing.jsonschema import DRAFT202012
 PUBLIC = "openapi.yaml"
 CONTROL = "control.openapi.yaml"
 _BASE_URI = "urn:mockfabric:"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def contracts_dir() -> Path:
@@ -40,8 +38,17 @@ def contracts_dir() -> Path:
 
 @functools.cache
 def load_document(name: str = PUBLIC) -> dict[str, Any]:
-    with open(contracts_dir() / name, encoding="utf-8") as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)
+    """The contract document: the JSON a wheel ships beside the YAML (parsed in a millisecond), else the YAML."""
+    folder = contracts_dir()
+    parsed = folder / name.replace(".yaml", ".json")
+    document: dict[str, Any]
+    if parsed.is_file():
+        document = json.loads(parsed.read_bytes())
+        return document
+    import yaml
+
+    with open(folder / name, encoding="utf-8") as handle:
+        document = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return document
 
 
@@ -74,32 +81,42 @@ def _problem(error: ValidationError, root: str) -> Problem:
 
 
 class SchemaCheck:
-    """A compiled validator for one schema of a contract document, reporting the most relevant problem."""
+    """A validator for one schema of a contract document, reporting the most relevant problem. Compiled on first
+    use, so that starting the emulator compiles none of the ~80 schemas a run may never touch."""
 
-    def __init__(self, registry: Registry, uri: str, pointer: str, root: str, fast: jsonschema_rs.Registry) -> None:
+    def __init__(self, registry: Registry, uri: str, pointer: str, root: str, fast: Callable[[], jsonschema_rs.Registry]) -> None:
+        self._where = (registry, uri, pointer, fast)
+        self._root = root
+        self._compiled: tuple[Any, Draft202012Validator] | None = None
+
+    def _compile(self) -> tuple[Any, Draft202012Validator]:
+        registry, uri, pointer, fast = self._where
         # Validate against the sub-schema itself (its local refs made absolute) rather than a {"$ref": ...} wrapper,
         # so the top-level reference is not resolved again on every request.
         schema = registry.resolver().lookup(f"{uri}#{pointer}" if pointer else uri).contents
         while set(schema) == {"$ref"} and schema["$ref"].startswith("#"):  # a body is often just a $ref
             schema = registry.resolver().lookup(uri + schema["$ref"]).contents
         schema = _rebase(schema, uri)
-        self._validator = Draft202012Validator(schema, registry=registry)
-        # jsonschema-rs answers the common case (valid) ~40x faster than jsonschema (and faster than the memo of
-        # answers parameters used to have); jsonschema, whose ranked errors make the messages clients see, still
-        # has the last word on anything jsonschema-rs rejects.
-        self._fast: Any = jsonschema_rs.Draft202012Validator(schema, registry=fast)
-        self._root = root
+        # jsonschema-rs answers the common case (valid) ~40x faster than jsonschema; jsonschema, whose ranked
+        # errors make the messages clients see, has the last word on anything jsonschema-rs rejects.
+        compiled = self._compiled = (
+            jsonschema_rs.Draft202012Validator(schema, registry=fast()),
+            Draft202012Validator(schema, registry=registry),
+        )
+        return compiled
 
     def problem(self, instance: Any) -> Problem | None:
-        if self._fast.is_valid(instance) or self._validator.is_valid(instance):
+        fast, validator = self._compiled or self._compile()
+        if fast.is_valid(instance) or validator.is_valid(instance):
             return None
-        error = best_match(self._validator.iter_errors(instance))
+        error = best_match(validator.iter_errors(instance))
         return None if error is None else _problem(error, self._root)
 
     def verdicts(self, instance: Any) -> tuple[bool, bool]:
         """(jsonschema-rs, jsonschema) answers on `instance`, for the differential test that keeps the fast path
         from accepting what the reference rejects."""
-        return bool(self._fast.is_valid(instance)), self._validator.is_valid(instance)
+        fast, validator = self._compiled or self._compile()
+        return bool(fast.is_valid(instance)), validator.is_valid(instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,7 @@ class Parameter:
     required: bool
     kind: str  # the JSON type the string is coerced to: string, integer, number, boolean, array
     item_kind: str
+    default: Any = None  # the schema's default, what an absent optional parameter means
 
 
 @dataclass(slots=True)
@@ -137,7 +155,7 @@ class Contract:
         self.registry: Registry = Registry().with_resource(
             self.uri, Resource.from_contents(dict(document), default_specification=DRAFT202012)
         )
-        self._fast_registry = jsonschema_rs.Registry([(self.uri, dict(document))])
+        self._fast: jsonschema_rs.Registry | None = None
         self._component_checks: dict[str, SchemaCheck] = {}
         self.operations: dict[str, Operation] = {op.operation_id: op for op in self._compile()}
 
@@ -152,6 +170,12 @@ class Contract:
 
     def schema_check(self, pointer: str, root: str = "") -> SchemaCheck:
         return SchemaCheck(self.registry, self.uri, pointer, root, self._fast_registry)
+
+    def _fast_registry(self) -> jsonschema_rs.Registry:
+        """jsonschema-rs's registry of the document, built when the first validator is compiled."""
+        if self._fast is None:
+            self._fast = jsonschema_rs.Registry([(self.uri, dict(self.document))])
+        return self._fast
 
     def component_check(self, name: str) -> SchemaCheck:
         """The validator of one named schema, compiled once per contract (streams check every chunk with it)."""
@@ -203,7 +227,7 @@ class Contract:
         schema = self.resolve(spec.get("schema", {}))
         kind = schema.get("type", "string")
         item_kind = self.resolve(schema.get("items", {})).get("type", "string") if kind == "array" else ""
-        return Parameter(spec["name"], spec["in"], bool(spec.get("required")), kind, item_kind)
+        return Parameter(spec["name"], spec["in"], bool(spec.get("required")), kind, item_kind, schema.get("default"))
 
     def _parameter_check(self, spec: Mapping[str, Any], location: str) -> SchemaCheck | None:
         params = [p for p in spec.get("parameters", []) if p["in"] == location]

@@ -22,10 +22,17 @@ class ApiError(Exception):
     status: ClassVar[int] = 400
     error_code: ClassVar[str] = "common.01000001"
 
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message if len(message) <= MAX_ERROR_MSG else message[: MAX_ERROR_MSG - 3] + "..."
+        self.message = _bounded(message)
         self.headers = headers or {}
+        self.field = field  # the dotted name, inside the request, of the value at fault (the service knows no locations)
+
+    def locate(self, location: str) -> None:
+        """Prefix the message with where the field was sent (`body.reserved_resource.mu.min: ...`); once."""
+        if self.field is not None:
+            self.message = _bounded(f"{location}.{self.field}: {self.message}")
+            self.field = None
 
     def body(self) -> dict[str, str]:
         return {"error_code": self.error_code, "error_msg": self.message}
@@ -33,6 +40,10 @@ class ApiError(Exception):
     def payload(self) -> bytes:
         """The answer's body, as every layer sends it (the app, the ASGI front, the protocol's own refusals)."""
         return json.dumps(self.body(), ensure_ascii=False).encode("utf-8")
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MAX_ERROR_MSG else message[: MAX_ERROR_MSG - 3] + "..."
 
 
 def new_request_id() -> str:

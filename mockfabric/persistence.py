@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import iso_millis
-from .domain.store import StateFormatError, Store
+from .service.store import StateFormatError, Store
 from .text import decode_json, invalid_text_in
 
 DEBOUNCE_SECONDS = 0.2

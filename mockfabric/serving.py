@@ -33,10 +33,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .asgi import AsgiFront
 from .config import Settings
-from .domain.catalog import CatalogError
 from .errors import ApiError, MalformedRequest, RequestTimeout, new_request_id
 from .identities import CredentialsError
 from .persistence import StateFileError
+from .service.catalog import CatalogError
 from .web.app import create_app
 from .web.errors import MAX_BODY
 

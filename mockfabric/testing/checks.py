@@ -3,7 +3,7 @@
 Ours: a schema-valid request must not be refused as a schema violation (400 with dataartsfabric.00010001 /
 common.01000001; other 400s are the service's documented business answers, e.g. not-found is 400), and every SSE
 answer is checked event by event against ChatCompletionChunk and across events (mockfabric.testing.streams).
-A schemathesis failure is read through the attributes its failure classes carry, each one optional."""
+A schemathesis failure becomes a Finding through the failure classes schemathesis declares (`_particulars`)."""
 
 from __future__ import annotations
 
@@ -30,20 +30,12 @@ def request_of(case: Any, response: Any) -> dict[str, Any]:
     return request
 
 
-def finding_of(operation: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
-    checks = getattr(failure, "checks", ()) or ("custom",)
-    expected = (
-        getattr(failure, "expected_statuses", None)
-        or getattr(failure, "allowed_statuses", None)
-        or getattr(failure, "defined_status_codes", None)
-    )
-    actual = getattr(failure, "status_code", None)
-    if hasattr(failure, "instance"):
-        actual = getattr(failure, "instance", None)
-    schema_path = getattr(failure, "schema_path", None)
+def finding_of(operation: str, check: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
+    """A schemathesis failure (raised by the built-in `check`) as a Finding, reading what each failure class carries."""
+    expected, actual, schema_path = _particulars(failure)
     return Finding(
         operation,
-        checks[0],
+        check,
         failure.title,
         str(failure.message)[:1000],
         mode,
@@ -53,6 +45,22 @@ def finding_of(operation: str, failure: Any, mode: str, response: Any, case: Any
         actual=json_ready(actual),
         schema_path=list(schema_path) if schema_path is not None else None,
     )
+
+
+def _particulars(failure: Any) -> tuple[Any, Any, Any]:
+    """(expected, actual, schema path) of the failure classes schemathesis 4.32 declares; None for others."""
+    from schemathesis.core.failures import AcceptedNegativeData
+    from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
+
+    if isinstance(failure, JsonSchemaError):
+        return None, failure.instance, failure.schema_path
+    if isinstance(failure, UndefinedStatusCode):
+        return failure.defined_status_codes, failure.status_code, None
+    if isinstance(failure, RejectedPositiveData):
+        return failure.allowed_statuses, failure.status_code, None
+    if isinstance(failure, AcceptedNegativeData):
+        return failure.expected_statuses, failure.status_code, None
+    return None, None, None
 
 
 def _header(response: Any, name: str) -> str:

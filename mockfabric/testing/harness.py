@@ -209,11 +209,12 @@ class Harness:
         result.phases[mode] += 1
         result.statuses[str(response.status_code)] += 1
         transport = {k: v for k, v in kwargs.items() if k in ("app", "base_url", "session")}
-        try:
-            case.validate_response(response, checks=self._checks, headers=kwargs.get("headers"), transport_kwargs=transport)
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                result.add(finding_of(result.operation, failure, mode, response, case))
+        for check in self._checks:  # one at a time: a failure then names the check that found it
+            try:
+                case.validate_response(response, checks=[check], headers=kwargs.get("headers"), transport_kwargs=transport)
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    result.add(finding_of(result.operation, check.__name__, failure, mode, response, case))
         for finding in own_checks(result.operation, case, response, mode):
             result.add(finding)
 

@@ -19,32 +19,35 @@ from werkzeug.exceptions import HTTPException
 from .. import contracts
 from ..clock import ControllableClock, ControlledClock
 from ..config import Settings
-from ..domain import catalog, endpoints, instances, invocations, models, workspaces
-from ..domain.catalog import build_catalog, read_catalog
-from ..domain.completions import ChunkShape
-from ..domain.fabric import Call, Caller, Fabric
-from ..domain.faults import FaultRule, error_of
-from ..domain.invocations import Invocation
-from ..domain.lifecycle import Lifecycle, machines_from_contract
-from ..domain.store import Store
 from ..errors import ApiError, InjectedError, InternalError, Unauthorized
+from ..fixture import controls as control_operations
+from ..fixture.controls import Controls
+from ..fixture.faults import FaultRule, error_of
+from ..fixture.scripts import Timing
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, check_writable, load_state, state_target
+from ..service import catalog, endpoints, instances, invocations, models, workspaces
+from ..service.catalog import build_catalog, read_catalog
+from ..service.completions import ChunkShape
+from ..service.core import Actor, CompletionSettings, Service
+from ..service.invocations import Invocation
+from ..service.lifecycle import Lifecycle, machines_from_contract
+from ..service.store import Store
 from ..streaming import Handover, handover_of
-from . import control
 from . import invocations as invocation_view
+from .adapter import Binding, Context, bind
 from .auth import Authenticator, Presented, lowered_headers
 from .encoding import to_json
 from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, note_outcome, request_body, request_headers
 from .guard import Guard
-from .parsing import parse_call
+from .parsing import Call, parse_call
 
 log = logging.getLogger("mockfabric")
 CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
-Handler = Callable[[Fabric, Call], Any]
-HANDLERS: dict[str, Handler] = {
+CONTROL_ACTOR = Actor(tenant="_control")
+SERVICE_OPERATIONS: dict[str, Callable[..., Any]] = {
     **catalog.OPERATIONS,
     **workspaces.OPERATIONS,
     **endpoints.OPERATIONS,
@@ -56,11 +59,13 @@ HANDLERS: dict[str, Handler] = {
 
 @dataclass(slots=True)
 class Emulator:
-    """What the app keeps in `app.extensions["mockfabric"]`: settings, contract, the domain, the process it lives in."""
+    """What the app keeps in `app.extensions["mockfabric"]`: settings, contract, the service, the fixture layer
+    over it, the process it lives in."""
 
     settings: Settings
     contract: contracts.Contract
-    fabric: Fabric
+    service: Service
+    controls: Controls
     pid: int
     saver: StateSaver | None = None
 
@@ -70,25 +75,21 @@ class Emulator:
             self.saver.close()
 
 
-def build_fabric(
+def build_service(
     settings: Settings, contract: contracts.Contract, clock: ControlledClock | None = None, store: Store | None = None
-) -> Fabric:
+) -> Service:
     def check(schema: str, item: Any) -> str | None:
         problem = contract.component_check(schema).problem(item)
         return None if problem is None else str(problem)
 
-    return Fabric(
+    shape = ChunkShape(content_first=settings.stream_first_chunk == "content", tokens=settings.stream_chunk_tokens)
+    return Service(
         store=store or Store(),
         clock=clock or ControllableClock(),
         ids=IdFactory(settings.seed),
         lifecycle=Lifecycle(machines_from_contract(contract.document), settings.lifecycle),
         catalog=build_catalog(read_catalog(settings.catalog), check),
-        seed=settings.seed,
-        completion_mode=settings.completion_mode,
-        chunk_shape=ChunkShape(content_first=settings.stream_first_chunk == "content", tokens=settings.stream_chunk_tokens),
-        ttft_ms=settings.ttft_ms,
-        itl_ms=settings.itl_ms,
-        journal_bytes=settings.journal_bytes,
+        completions=CompletionSettings(settings.completion_mode, settings.seed, shape),
     )
 
 
@@ -96,31 +97,38 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     """The emulator as a WSGI app. `clock` defaults to system time the control API can advance or freeze."""
     settings = settings or Settings()
     contract = contracts.public_contract()
-    emulator = Emulator(settings, contract, build_fabric(settings, contract, clock, store), os.getpid())
+    service = build_service(settings, contract, clock, store)
+    controls = Controls(service, seed=settings.seed, timing=Timing(settings.ttft_ms, settings.itl_ms), journal_bytes=settings.journal_bytes)
+    emulator = Emulator(settings, contract, service, controls, os.getpid())
     if settings.state_file:
         path = Path(settings.state_file)
         check_writable(state_target(path))  # StateFileError: better no start than a server that cannot save
-        load_state(path, emulator.fabric.store)  # StateFileError: better no start than a silent empty state
-        saver = emulator.saver = StateSaver(path, emulator.fabric.store)
-        emulator.fabric.saving = lambda: saver.status().as_dict()
+        load_state(path, service.store)  # StateFileError: better no start than a silent empty state
+        saver = emulator.saver = StateSaver(path, service.store)
+        service.saving = lambda: saver.status().as_dict()
     app = Flask("mockfabric")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["mockfabric"] = emulator
     app.add_url_rule("/healthcheck", "ShowAdminHealthCheck", lambda: Response("OK", mimetype="text/plain"), methods=["GET"])
     app.add_url_rule("/openapi.json", "openapi", lambda: Response(contracts.openapi_json(), mimetype="application/json"), methods=["GET"])
     identities = load_identities(settings.credentials) if settings.credentials else None
-    public = partial(_public_caller, Authenticator(settings.auth, identities, emulator.fabric.clock))
+    public = partial(_public_actor, Authenticator(settings.auth, identities, service.clock))
+    context = Context({"service": service})
     for operation in contract.operations.values():
-        if operation.operation_id in HANDLERS:
-            _route(app, emulator, operation, HANDLERS[operation.operation_id], public, faults=True)
-    control_caller = partial(_control_caller, emulator, public)
-    for operation in contracts.control_contract().operations.values():
-        _route(app, emulator, operation, control.OPERATIONS[operation.operation_id], control_caller, faults=False)
+        function = SERVICE_OPERATIONS.get(operation.operation_id)
+        if function is not None:
+            _route(app, emulator, operation, bind(contract, operation, function, context), public, faults=True)
+    control_actor = partial(_control_actor, emulator, public)
+    control_contract = contracts.control_contract()
+    for operation in control_contract.operations.values():
+        function = partial(control_operations.OPERATIONS[operation.operation_id], controls)
+        binding = bind(control_contract, operation, function, Context({}), shape_answers=False)
+        _route(app, emulator, operation, binding, control_actor, faults=False)
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)
     guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)
-    app.wsgi_app = Front(app.wsgi_app, emulator.fabric, lambda: emulator.saver, emulator.pid, guard)  # type: ignore[method-assign]
+    app.wsgi_app = Front(app.wsgi_app, controls.journal, service.clock, lambda: emulator.saver, emulator.pid, guard)  # type: ignore[method-assign]
     return app
 
 
@@ -130,7 +138,7 @@ def _base_url(environ: Mapping[str, Any]) -> str:
     return f"{environ['wsgi.url_scheme']}://{host}/"
 
 
-def _public_caller(authenticator: Authenticator) -> Caller:
+def _public_actor(authenticator: Authenticator) -> Actor:
     current = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not one per field
     environ = current.environ
     presented = Presented(
@@ -140,10 +148,10 @@ def _public_caller(authenticator: Authenticator) -> Caller:
         read_query=lambda: [(k, v) for k, values in current.args.lists() for v in values],
         read_body=lambda: request_body(environ),
     )
-    return authenticator.caller(presented, _base_url(environ))
+    return authenticator.actor(presented)
 
 
-def _control_caller(emulator: Emulator, public_caller: Callable[[], Caller]) -> Caller:
+def _control_actor(emulator: Emulator, public_actor: Callable[[], Actor]) -> Actor:
     """The control token when one is set; else, under --auth strict, a credential that strict mode verifies."""
     token = emulator.settings.control_token
     if token is not None:
@@ -151,50 +159,44 @@ def _control_caller(emulator: Emulator, public_caller: Callable[[], Caller]) -> 
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise Unauthorized(f"the control API needs the control token in {CONTROL_TOKEN_HEADER}")
     elif emulator.settings.auth == "strict":
-        public_caller()  # Unauthorized unless a configured token or a verifying signature is presented
-    return Caller(tenant="_control", base_url=_base_url(request.environ))
+        public_actor()  # Unauthorized unless a configured token or a verifying signature is presented
+    return CONTROL_ACTOR
 
 
 def _route(
-    app: Flask, emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller], *, faults: bool
+    app: Flask, emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], *, faults: bool
 ) -> None:
     rule = operation.path.replace("{", "<").replace("}", ">")
-    view = _view(emulator, operation, handler, caller_of, faults)
+    view = _view(emulator, operation, binding, actor_of, faults)
     app.add_url_rule(rule, operation.operation_id, view, methods=[operation.method])
 
 
 def _view(
-    emulator: Emulator, operation: contracts.Operation, handler: Handler, caller_of: Callable[[], Caller], faults: bool
+    emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], faults: bool
 ) -> Callable[..., Response]:
-    fabric = emulator.fabric
+    service, controls = emulator.service, emulator.controls
     prepare = invocations.PREPARATIONS.get(operation.operation_id)
 
     def view(**path_values: str) -> Response:
         current = request._get_current_object()  # type: ignore[attr-defined]
         exchange = exchange_of(current.environ)
         exchange.operation = operation.operation_id
-        caller = caller_of()
-        exchange.tenant = caller.tenant
-        fault = fabric.faults.fire(operation.operation_id, current.method, current.path, caller.tenant) if faults else None
+        actor = actor_of()
+        exchange.tenant = actor.tenant
+        fault = controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant) if faults else None
         if fault is not None:
             exchange.fault = fault.id
             dropped = _apply_fault(fault, handover_of(current.environ))
             if dropped is not None:
                 return dropped
-        call = parse_call(operation, current, path_values, caller)
+        call = parse_call(operation, current, path_values, actor, _base_url(current.environ))
         if prepare is not None:
-            call.prepared = prepare(fabric, call)  # stateless work, outside the lock every other request waits on
-        with fabric.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
-            result = handler(fabric, call)
+            call.prepared = prepare(service, call.body)  # stateless work, outside the lock every other request waits on
+        with service.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
+            result = binding(call)
             payload = result if isinstance(result, Invocation | bytes) or result is None else to_json(result)
         if isinstance(payload, Invocation):
-            chunk_check = _chunk_check() if emulator.settings.validate_responses else None
-            environ = current.environ
-            note = partial(note_outcome, environ)
-            response = invocation_view.render(payload, fabric.clock, fault, chunk_check, handover_of(environ), note)
-            if emulator.settings.validate_responses and not payload.stream:
-                _check_response(operation, json.loads(response.get_data()))
-            return response
+            return _invocation(emulator, operation, payload, call, fault)
         if payload is None:
             response = Response(b"", operation.success_status)
             response.headers.pop("Content-Type", None)
@@ -207,21 +209,38 @@ def _view(
     return view
 
 
+def _invocation(
+    emulator: Emulator, operation: contracts.Operation, invocation: Invocation, call: Call, fault: FaultRule | None
+) -> Response:
+    """An invocation's answer: JSON, or a stream paced by the instance's timing and shaped by the fault (if any)."""
+    validating = emulator.settings.validate_responses
+    environ = request.environ
+    timing = emulator.controls.timings.of(call.actor.tenant, call.path["instance_id"])
+    note = partial(note_outcome, environ)
+    chunk_check = _chunk_check() if validating else None
+    effect = (fault.id, fault.effect) if fault is not None else None
+    response = invocation_view.render(invocation, timing, emulator.service.clock, effect, chunk_check, handover_of(environ), note)
+    if validating and not invocation.stream:
+        _check_response(operation, json.loads(response.get_data()))
+    return response
+
+
 def _apply_fault(fault: FaultRule, handover: Handover | None) -> Response | None:
     """Latency first (real time), then either a dropped connection, an error answer, or nothing (stream faults).
     With the server's handover the latency is waited out by the server before the answer goes, holding no thread
     (the request is worked on at once); without one this thread sleeps first."""
-    if fault.latency_ms:
+    effect = fault.effect
+    if effect.latency_ms:
         if handover is not None:
-            handover.wait(fault.latency_ms / 1000)
+            handover.wait(effect.latency_ms / 1000)
         else:
-            time.sleep(fault.latency_ms / 1000)
-    if fault.drop_connection:
+            time.sleep(effect.latency_ms / 1000)
+    if effect.drop_connection:
         return Response(_dropped(fault), 200, mimetype="application/json")
-    if fault.status is not None:
-        code, message = error_of(fault)
-        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-        raise InjectedError(fault.status, code, message, headers=headers)
+    if effect.status is not None:
+        code, message = error_of(effect)
+        headers = {"Retry-After": str(effect.retry_after)} if effect.retry_after is not None else None
+        raise InjectedError(effect.status, code, message, headers=headers)
     return None
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from time import strptime
 
 from ..clock import Clock
-from ..domain.fabric import Caller
 from ..errors import MissingCredential, SignatureRejected, Unauthorized
 from ..identities import Identities, Identity
+from ..service.core import Actor
 from ..signing import canonical_request, parse_authorization, signature, signature_matches
 
 SDK_DATE = re.compile(r"^\d{8}T\d{6}Z$")
@@ -73,7 +73,7 @@ class Authenticator:
     def __init__(self, mode: str, identities: Identities | None, clock: Clock) -> None:
         self.mode, self.identities, self.clock = mode, identities, clock
 
-    def caller(self, request: Presented, base_url: str) -> Caller:
+    def actor(self, request: Presented) -> Actor:
         headers = request.headers
         project = headers.get("x-project-id")
         if project is not None and not PROJECT_ID.match(project):
@@ -82,13 +82,13 @@ class Authenticator:
             identity = self._verified(request)
             if project is not None and project != identity.project_id:
                 raise SignatureRejected(f"X-Project-Id {project} is not the project of this credential")
-            return _caller(identity, identity.project_id, base_url)
+            return _actor(identity, identity.project_id)
         credential = self._credential(headers)
         known = self._known(credential, headers)
         if known is not None:
-            return _caller(known, project or known.project_id, base_url)
+            return _actor(known, project or known.project_id)
         tenant = project or credential
-        return _caller(_derived_identity(tenant, credential), tenant, base_url)
+        return _actor(_derived_identity(tenant, credential), tenant)
 
     def _credential(self, headers: Mapping[str, str]) -> str:
         if self.mode != "off":
@@ -164,14 +164,13 @@ def _derived_identity(tenant: str, credential: str) -> Identity:
     return Identity(tenant, "mockfabric", _digest("domain:" + tenant), user, _digest("user:" + credential))
 
 
-def _caller(identity: Identity, tenant: str, base_url: str) -> Caller:
-    return Caller(
+def _actor(identity: Identity, tenant: str) -> Actor:
+    return Actor(
         tenant=tenant,
         domain_name=identity.domain_name,
         domain_id=identity.domain_id,
         user_name=identity.user_name,
         user_id=identity.user_id,
-        base_url=base_url,
     )
 
 

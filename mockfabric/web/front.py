@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.fabric import Fabric
-from ..domain.journal import JournalEntry
+from ..clock import Clock
 from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable, new_request_id
+from ..fixture.journal import Journal, JournalEntry
 from ..persistence import StateSaver
 from ..wsgi_bridge import HEADERS_KEY
 from .errors import MAX_BODY, json_error
@@ -103,8 +103,10 @@ def _decoded(path: str) -> str:
 class Front:
     """Wraps `app.wsgi_app`: the Flask app still routes and renders; this adds what every answer shares."""
 
-    def __init__(self, app: WsgiApp, fabric: Fabric, saver: Callable[[], StateSaver | None], pid: int, guard: Guard) -> None:
-        self._app, self._fabric, self._saver, self._pid, self._guard = app, fabric, saver, pid, guard
+    def __init__(
+        self, app: WsgiApp, journal: Journal, clock: Clock, saver: Callable[[], StateSaver | None], pid: int, guard: Guard
+    ) -> None:
+        self._app, self._requests, self._clock, self._saver, self._pid, self._guard = app, journal, clock, saver, pid, guard
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         exchange = environ[EXCHANGE] = Exchange(new_request_id())
@@ -145,7 +147,7 @@ class Front:
             except (BodyTooLarge, MalformedRequest):
                 exchange.body = b""
         exchange.entry = JournalEntry.capture(
-            at=self._fabric.now(),
+            at=self._clock.now(),
             request_id=exchange.request_id,
             tenant=exchange.tenant,
             operation=exchange.operation,
@@ -157,4 +159,4 @@ class Front:
             headers=request_headers(environ),
             body=exchange.body or b"",
         )
-        self._fabric.journal.record(exchange.entry)
+        self._requests.record(exchange.entry)

@@ -10,8 +10,9 @@ from typing import Any
 from flask import Response
 
 from ..clock import Clock
-from ..domain.faults import FALLBACK_ERROR, FaultRule
-from ..domain.invocations import Invocation
+from ..fixture.faults import FALLBACK_ERROR, FaultEffect
+from ..fixture.scripts import Timing
+from ..service.invocations import Invocation
 from ..streaming import Handover, Step
 from . import sse
 
@@ -20,10 +21,14 @@ class StreamCut(ConnectionAbortedError):
     """Raised inside a response body to make the server drop the connection (an injected fault, not a bug)."""
 
 
+Fault = tuple[str, FaultEffect]  # the rule's id, what it does
+
+
 def render(
     invocation: Invocation,
+    timing: Timing,
     clock: Clock,
-    fault: FaultRule | None,
+    fault: Fault | None,
     check_chunk: Callable[[Any], None] | None,
     handover: Handover | None = None,
     note: Callable[[str], None] | None = None,
@@ -32,7 +37,7 @@ def render(
     without one the request's thread sleeps between chunks itself. `note` records how a stream ended early."""
     if not invocation.stream:
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
-    steps = _steps(invocation, clock, fault, check_chunk)
+    steps = _steps(invocation, timing, clock, fault, check_chunk)
     if handover is not None:
         handover.stream(steps, note)
         events: Iterator[bytes] = iter(())
@@ -48,20 +53,22 @@ def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
         yield chunk
 
 
-def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Step]:
+def _steps(
+    invocation: Invocation, timing: Timing, clock: Clock, fault: Fault | None, check_chunk: Callable[[Any], None] | None
+) -> Iterator[Step]:
     """Role deltas at once (headers go out with them), then TTFT, then one content chunk per token ITL apart.
     Each step is (real seconds to wait before it, chunk): TTFT and ITL are on the emulator's clock (a frozen or
     manual clock waits for nothing), an injected stall is real time."""
-    cut = fault.stream_cut_after if fault else None
-    error_after = fault.stream_error_after if fault else None
+    rule_id, effect = fault if fault is not None else ("", FaultEffect())
+    cut, error_after = effect.stream_cut_after, effect.stream_error_after
     content_seen = False
     for sent, chunk in enumerate(invocation.completion.chunks(invocation.include_usage, invocation.shape)):
         if cut is not None and sent >= cut:
-            raise StreamCut(f"injected fault {fault.id if fault else ''}: connection cut after {sent} chunks")
+            raise StreamCut(f"injected fault {rule_id}: connection cut after {sent} chunks")
         if error_after is not None and sent >= error_after:
             error = {
-                "error_code": (fault.error_code if fault else None) or FALLBACK_ERROR[0],
-                "error_msg": (fault.error_msg if fault else None) or "the inference service failed mid-stream",
+                "error_code": effect.error_code or FALLBACK_ERROR[0],
+                "error_msg": effect.error_msg or "the inference service failed mid-stream",
             }
             yield 0.0, sse.event(error)
             return
@@ -70,11 +77,11 @@ def _steps(invocation: Invocation, clock: Clock, fault: FaultRule | None, check_
         if is_content:
             if not content_seen:
                 content_seen = True
-                if fault is not None and fault.stall_ms:
-                    stall = fault.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
-                delay = invocation.timing.ttft_ms / 1000
+                if effect.stall_ms:
+                    stall = effect.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
+                delay = timing.ttft_ms / 1000
             else:
-                delay = invocation.timing.itl_ms / 1000
+                delay = timing.itl_ms / 1000
         if check_chunk is not None:
             check_chunk(chunk)
         yield stall + (clock.real_seconds(delay) if delay else 0.0), sse.event(chunk)

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request
 
 from ..contracts import Operation, Parameter
-from ..domain.fabric import Call, Caller
 from ..errors import MalformedRequest, ValidationFailed
+from ..service.core import Actor
 from ..text import decode_json, invalid_text_in
 from .front import request_body, request_headers
+
+
+@dataclass(slots=True)
+class Call:
+    """One request, validated: who sends it, the base URL it was sent to, its typed path and query parameters, its
+    JSON body, and what the operation's preparation worked out before the store lock."""
+
+    actor: Actor
+    base_url: str
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+    prepared: Any = None
+
 
 INTEGER = re.compile(r"^-?\d{1,18}$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
@@ -78,6 +93,6 @@ def _body(operation: Operation, request: Request) -> Any:
     return body
 
 
-def parse_call(operation: Operation, request: Request, path_values: dict[str, str], caller: Caller) -> Call:
+def parse_call(operation: Operation, request: Request, path_values: dict[str, str], actor: Actor, base_url: str) -> Call:
     path, query = _parameters(operation, request, path_values)
-    return Call(caller=caller, path=path, query=query, body=_body(operation, request))
+    return Call(actor, base_url, path, query, _body(operation, request))

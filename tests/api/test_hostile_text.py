@@ -61,7 +61,7 @@ class World:
             "ControlMoveClock": {"advance": 1},
             "ControlSetLifecycle": {"endpoint": {"policy": "instant"}},
             "ControlForceStatus": {"tenant": TENANT, "kind": "endpoint", "id": self.ep, "status": "RUNNING"},
-            "ControlImportState": json.loads(self.app.extensions["mockfabric"].fabric.store.snapshot()),
+            "ControlImportState": json.loads(self.app.extensions["mockfabric"].service.store.snapshot()),
             "ControlSetSeed": {"seed": 1},
             "ControlAddFault": {"operation": "ListWorkspaces", "tenant": TENANT, "status": 500, "error_msg": "m", "times": 1},
             "ControlScriptCompletion": {"tenant": TENANT, "instance_id": self.instance, "content": "scripted"},
@@ -133,13 +133,13 @@ def test_a_lone_surrogate_in_any_string_of_any_body_is_refused_naming_the_field(
     tried = 0
     for operation_id, body in world.bodies().items():
         for trail in string_leaves(body):
-            before = world.app.extensions["mockfabric"].fabric.store.snapshot()
+            before = world.app.extensions["mockfabric"].service.store.snapshot()
             reply = world.send(operations[operation_id], body=encoded(with_text(body, trail, LONE)))
             where = "body." + ".".join(str(step) if isinstance(step, str) else f"[{step}]" for step in trail).replace(".[", "[")
             assert reply.status_code == 400, (operation_id, trail, reply.status_code, reply.data[:300])
             answer = reply.get_json()
             assert answer["error_code"] == "dataartsfabric.00010001" and answer["error_msg"].startswith(where + ": not valid Unicode")
-            assert world.app.extensions["mockfabric"].fabric.store.snapshot() == before, (operation_id, trail)  # nothing changed
+            assert world.app.extensions["mockfabric"].service.store.snapshot() == before, (operation_id, trail)  # nothing changed
             tried += 1
         unknown = world.send(operations[operation_id], body=encoded({**body, "extra\ud800key": "v", "extra": LONE}))
         assert unknown.status_code == 400, (operation_id, unknown.data[:300])

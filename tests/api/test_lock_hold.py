@@ -22,7 +22,7 @@ def test_a_10_mb_invocation_does_not_hold_the_store_lock() -> None:
     ws = api.workspace("lock-ws")
     model = api.model(ws)
     instance = api.instance(ws, model["id"], api.endpoint(ws, running=False), running=False)
-    lock = app.extensions["mockfabric"].fabric.store.lock
+    lock = app.extensions["mockfabric"].service.store.lock
     longest, stop = [0.0], threading.Event()
 
     def wait_for_the_lock_again_and_again() -> None:

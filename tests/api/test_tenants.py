@@ -51,7 +51,7 @@ def test_project_header_decides_the_tenant(api: Api) -> None:
 
 
 def test_reads_by_new_credentials_leave_no_tenant_behind(api: Api) -> None:
-    store = api.client.application.extensions["mockfabric"].fabric.store
+    store = api.client.application.extensions["mockfabric"].service.store
     for index in range(20):
         Api(api.client, {"X-Auth-Token": f"passer-by-{index}"}, api.clock).ok("GET", "/v1/workspaces")
     assert store.tenants == {}

@@ -22,7 +22,8 @@ def test_wheel_ships_contracts_and_loads_them_from_anywhere(tmp_path: Path) -> N
     )
     wheel = next(tmp_path.glob("mockfabric-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"mockfabric/contracts/openapi.yaml", "mockfabric/contracts/control.openapi.yaml", "mockfabric/data/catalog.yaml"} <= set(names)
+    shipped = {"openapi.yaml", "control.openapi.yaml", "openapi.json", "control.openapi.json"}
+    assert {f"mockfabric/contracts/{name}" for name in shipped} | {"mockfabric/data/catalog.yaml"} <= set(names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     elsewhere = tmp_path / "elsewhere"
@@ -31,7 +32,10 @@ def test_wheel_ships_contracts_and_loads_them_from_anywhere(tmp_path: Path) -> N
         "import mockfabric, mockfabric.contracts as c; "
         f"assert mockfabric.__file__.startswith({str(site)!r}), mockfabric.__file__; "
         f"assert str(c.contracts_dir()).startswith({str(site)!r}); "
-        "print(len(c.public_contract().operations))"
+        "import sys; print(len(c.public_contract().operations)); "
+        "assert 'yaml' not in sys.modules, 'the installed contract was parsed from YAML'; "
+        "import yaml; "
+        f"assert c.load_document() == yaml.safe_load(open({str(ROOT / 'contracts' / 'openapi.yaml')!r}, encoding='utf-8'))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],

@@ -16,7 +16,7 @@ import requests
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from mockfabric import MockFabric
-from mockfabric.domain.completions import tokenize
+from mockfabric.service.completions import tokenize
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 
 from ..helpers import SEED_INVOKE

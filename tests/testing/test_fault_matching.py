@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockfabric.domain import faults as faults_module
-from mockfabric.domain.faults import FaultRule, Faults
+from mockfabric.fixture import faults as faults_module
+from mockfabric.fixture.faults import FaultEffect, FaultMatch, FaultRule, Faults
 
 
 def test_rules_of_other_operations_and_tenants_are_not_looked_at(monkeypatch: Any) -> None:
@@ -18,18 +18,18 @@ def test_rules_of_other_operations_and_tenants_are_not_looked_at(monkeypatch: An
     for index in range(20_000):
         faults.add(operation="CreateWorkspace", tenant=f"t{index}", status=500)
         faults.add(operation="DeleteWorkspace", status=500)
-    looked_at: list[FaultRule] = []
-    original = FaultRule.matches
+    looked_at: list[FaultMatch] = []
+    original = FaultMatch.matches
 
-    def counting(self: FaultRule, *args: Any) -> bool:
+    def counting(self: FaultMatch, *args: Any) -> bool:
         looked_at.append(self)
         return original(self, *args)
 
-    monkeypatch.setattr(faults_module.FaultRule, "matches", counting)
+    monkeypatch.setattr(faults_module.FaultMatch, "matches", counting)
     assert faults.fire("ListWorkspaces", "GET", "/v1/workspaces", "t5") is None
     assert looked_at == []
     fired = faults.fire("CreateWorkspace", "POST", "/v1/workspaces", "t5")
-    assert fired is not None and fired.tenant == "t5" and len(looked_at) == 1
+    assert fired is not None and fired.match.tenant == "t5" and len(looked_at) == 1
 
 
 class ListFaults:
@@ -40,13 +40,13 @@ class ListFaults:
         self.rng = random.Random(seed)
         self.next = 0
 
-    def add(self, **spec: Any) -> None:
+    def add(self, *, probability: float = 1.0, times: int | None = None, **match: Any) -> None:
         self.next += 1
-        self.rules.append(FaultRule(id=f"fault-{self.next}", **spec))
+        self.rules.append(FaultRule(f"fault-{self.next}", FaultMatch(**match), FaultEffect(), probability, times))
 
     def fire(self, operation: str, method: str, path: str, tenant: str) -> str | None:
         for rule in self.rules:
-            if not rule.matches(operation, method, path, tenant):
+            if not rule.match.matches(operation, method, path, tenant):
                 continue
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
                 continue
@@ -58,7 +58,7 @@ class ListFaults:
         return None
 
     def clear(self, tenant: str | None) -> None:
-        self.rules = [r for r in self.rules if not (tenant is None or r.tenant == tenant)]
+        self.rules = [r for r in self.rules if not (tenant is None or r.match.tenant == tenant)]
 
 
 OPERATIONS = st.sampled_from([None, "ListWorkspaces", "CreateWorkspace"])

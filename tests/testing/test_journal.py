@@ -13,7 +13,7 @@ import requests
 from mockfabric import MockFabric, create_app
 from mockfabric.clock import ManualClock
 from mockfabric.config import Settings
-from mockfabric.domain.journal import BODY_LIMIT, PAGE_ENTRIES, VALUE_LIMIT, Journal, JournalEntry
+from mockfabric.fixture.journal import BODY_LIMIT, PAGE_ENTRIES, VALUE_LIMIT, Journal, JournalEntry
 from mockfabric.redaction import REDACTED, redact_text, redacted_value
 
 SIGNATURE = "a" * 64
@@ -33,7 +33,7 @@ def huge_request(client: Any, index: int) -> int:
 def test_memory_stays_within_the_byte_budget_under_huge_requests() -> None:
     budget = 2 * 1024 * 1024
     app = create_app(Settings(journal_bytes=budget), clock=ManualClock())
-    client, journal = app.test_client(), app.extensions["mockfabric"].fabric.journal
+    client, journal = app.test_client(), app.extensions["mockfabric"].controls.journal
     for index in range(20):  # warm up: Flask, werkzeug and the app allocate their caches once
         huge_request(client, index)
     gc.collect()

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mockfabric.domain.store import Store
 from mockfabric.persistence import StateFileError, StateSaver, load_state, write_atomically
+from mockfabric.service.store import Store
 
 HEADERS = {"X-Auth-Token": "persisted", "X-Project-Id": "persist-project"}
 

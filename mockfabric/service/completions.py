@@ -5,8 +5,8 @@ six letters/digits, or by one other character; trailing whitespace is a token of
 gives the text back exactly. Usage: prompt_tokens = sum over messages of (tokens of content + 3);
 completion_tokens = tokens of the answer, per choice, summed over choices.
 
-Content, in order of precedence: a scripted answer queued for the instance (FIFO), the instance's default
-scripted answer, then the mode: `echo` (the last user message) or `generate` (text drawn from a fixed vocabulary
+Content: an answer decided beforehand (`Scripted`, from the fixture layer) if there is one, else the
+mode: `echo` (the last user message) or `generate` (text drawn from a fixed vocabulary
 with an RNG seeded by the emulator seed and the request, so the same request gives the same answer).
 Answers are cut at the token limit (`max_tokens` or `max_completion_tokens`; 0 or absent = 4096), and then end
 with finish_reason `length` instead of `stop`.
@@ -18,9 +18,8 @@ import hashlib
 import json
 import random
 import re
-from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 TOKEN = re.compile(r"\s*(?:\w{1,6}|[^\w\s])|\s+")
@@ -55,34 +54,6 @@ class Scripted:
     content: str
     reasoning_content: str | None = None
     finish_reason: str | None = None  # None = computed (stop, or length when cut)
-
-
-@dataclass(slots=True)
-class Scripts:
-    """Scripted answers per (tenant, instance): a FIFO queue and an optional default."""
-
-    queues: dict[tuple[str, str], deque[Scripted]] = field(default_factory=dict)
-    defaults: dict[tuple[str, str], Scripted] = field(default_factory=dict)
-
-    def add(self, key: tuple[str, str], answer: Scripted, *, default: bool = False) -> None:
-        if default:
-            self.defaults[key] = answer
-        else:
-            self.queues.setdefault(key, deque()).append(answer)
-
-    def take(self, key: tuple[str, str]) -> Scripted | None:
-        queue = self.queues.get(key)
-        if queue:
-            return queue.popleft()
-        return self.defaults.get(key)
-
-    def pending(self, key: tuple[str, str]) -> int:
-        return len(self.queues.get(key, ()))
-
-    def clear(self, tenant: str | None = None) -> None:
-        for store in (self.queues, self.defaults):
-            for key in [k for k in store if tenant is None or k[0] == tenant]:
-                del store[key]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import NotRunning
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
-from .fabric import Call, Fabric
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    ttft_ms: int
-    itl_ms: int
+from .core import Actor, Service
+from .store import Entry, WorkspaceState
 
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
+    """An answer decided: the completion, and whether (and in which shape) it is streamed."""
+
     completion: Completion
     stream: bool
     include_usage: bool
-    timing: Timing
     shape: ChunkShape = DOCUMENTED_SHAPE
 
 
-def prepare(fabric: Fabric, call: Call) -> Draft:
+def prepare(service: Service, body: Mapping[str, Any]) -> Draft:
     """The part of the answer that needs no state: run without the store lock (a large prompt takes long)."""
-    return draft_completion(call.body, fabric.completion_mode, fabric.seed)
+    return draft_completion(body, service.completions.mode, service.completions.seed)
 
 
-def invoke(fabric: Fabric, call: Call) -> Invocation:
-    """Answer a chat completion on a RUNNING instance of a RUNNING endpoint.
+def invoke(service: Service, actor: Actor, workspace: WorkspaceState, instance: Entry, body: Mapping[str, Any], draft: Draft) -> Invocation:
+    """Answer a chat completion on a RUNNING instance of a RUNNING endpoint; an answer decided beforehand
+    (`service.answers`) is taken only once those hold.
 
     tokens_quota.used of the endpoint grows by the answer's total_tokens when the answer starts (a stream cut by a
     fault still counts in full: the tokens were generated).
     """
-    workspace = fabric.workspace(call.caller, call.path["workspace_id"])
-    instance = fabric.entry(workspace, "service_instance", call.path["instance_id"])
     status = instance.record["status"]
     if status != "RUNNING":
         raise NotRunning(f"service instance {instance.record['id']} is {status}; invoke it once it is RUNNING")
@@ -44,28 +41,23 @@ def invoke(fabric: Fabric, call: Call) -> Invocation:
     if endpoint is None or endpoint.record["status"] != "RUNNING":
         shown = "gone" if endpoint is None else endpoint.record["status"]
         raise NotRunning(f"endpoint {instance.record['endpoint_id']} of service instance {instance.record['id']} is {shown}")
-    key = (call.caller.tenant, instance.record["id"])
-    body = call.body
-    draft = call.prepared if isinstance(call.prepared, Draft) else prepare(fabric, call)
     completion = build_completion(
-        completion_id=fabric.ids.completion_id(),
-        created=int(fabric.now()),
+        completion_id=service.ids.completion_id(),
+        created=int(service.now()),
         model=instance.record["id"],
         draft=draft,
-        scripted=fabric.scripts.take(key),
+        scripted=service.answers.take(actor.tenant, instance.record["id"]),
     )
     quota = endpoint.record.get("tokens_quota")
     if quota is not None:
         quota["used"] += completion.prompt_tokens + completion.completion_tokens
-    ttft, itl = fabric.timings.get(key, (fabric.ttft_ms, fabric.itl_ms))
     return Invocation(
         completion,
         stream=body.get("stream", True),
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
-        timing=Timing(ttft, itl),
-        shape=fabric.chunk_shape,
+        shape=service.completions.shape,
     )
 
 
-OPERATIONS = {"InvokeModelService": invoke}
-PREPARATIONS = {"InvokeModelService": prepare}  # run before the store lock is taken; the result is call.prepared
+OPERATIONS: dict[str, Callable[..., Any]] = {"InvokeModelService": invoke}
+PREPARATIONS = {"InvokeModelService": prepare}  # run before the store lock is taken; the result is the `draft` argument

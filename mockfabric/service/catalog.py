@@ -6,9 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from .listing import Listing, Page, cut
+
+if TYPE_CHECKING:
+    from .core import Service
 
 DEFAULT_CATALOG = "catalog.yaml"
 
@@ -84,48 +89,30 @@ def _require(problem: str | None, what: str) -> None:
         raise CatalogError(f"catalog {what}: {problem}")
 
 
-def list_specs(catalog: Catalog, query: Mapping[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+def list_specs(
+    service: Service, listing: Listing, *, spec_code: str | None = None, spec_types: list[str] | None = None, scenario: str | None = None
+) -> Page[dict[str, Any]]:
+    catalog = service.catalog
     chosen = [
         s
         for s in catalog.specs
-        if (not query.get("spec_code") or s["spec_code"] == query["spec_code"])
-        and (not query.get("spec_types") or s.get("spec_type") in query["spec_types"])
-        and (not query.get("scenario") or catalog.spec_scenarios.get(s["spec_code"]) == query["scenario"])
+        if (not spec_code or s["spec_code"] == spec_code)
+        and (not spec_types or s.get("spec_type") in spec_types)
+        and (not scenario or catalog.spec_scenarios.get(s["spec_code"]) == scenario)
     ]
-    return _cut(chosen, query)
+    return cut(chosen, listing)
 
 
-def _cut(items: list[Any], query: Mapping[str, Any]) -> tuple[int, list[Any]]:
-    offset, limit = query.get("offset", 0), query.get("limit", 10)
-    return len(items), items[offset : offset + limit]
+def list_base_models(service: Service, listing: Listing) -> Page[dict[str, Any]]:
+    return cut(service.catalog.base_models, listing)
 
 
-def list_plain(items: list[Any], query: Mapping[str, Any]) -> tuple[int, list[Any]]:
-    return _cut(items, query)
+def list_features(service: Service, listing: Listing) -> Page[dict[str, str]]:
+    return cut(service.catalog.features, listing)
 
 
-def _catalog_of(fabric: Any) -> Catalog:
-    catalog: Catalog = fabric.catalog
-    return catalog
-
-
-def list_specs_operation(fabric: Any, call: Any) -> dict[str, Any]:
-    total, specs = list_specs(_catalog_of(fabric), call.query)
-    return {"total": total, "spec_codes": specs}
-
-
-def list_base_models_operation(fabric: Any, call: Any) -> dict[str, Any]:
-    total, models = list_plain(_catalog_of(fabric).base_models, call.query)
-    return {"total": total, "models": models}
-
-
-def list_features_operation(fabric: Any, call: Any) -> dict[str, Any]:
-    total, configs = list_plain(_catalog_of(fabric).features, call.query)
-    return {"total": total, "configs": configs}
-
-
-OPERATIONS = {
-    "ListSpecs": list_specs_operation,
-    "ListBaseModels": list_base_models_operation,
-    "ListFeatures": list_features_operation,
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "ListSpecs": list_specs,
+    "ListBaseModels": list_base_models,
+    "ListFeatures": list_features,
 }

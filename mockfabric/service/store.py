@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 STATE_FORMAT = 1
+Record = dict[str, Any]  # a resource in its public JSON shape, exactly as the contract describes it
 
 
 class StateFormatError(ValueError):
@@ -31,9 +32,32 @@ class Pending:
     polls_left: int
 
 
+class Names:
+    """A unique-name index (name -> id of its holder), derived from the records: rebuilt on restore, never exported."""
+
+    __slots__ = ("_holders",)
+
+    def __init__(self, holders: dict[str, str] | None = None) -> None:
+        self._holders = holders or {}
+
+    def taken(self, name: str, except_id: str | None = None) -> bool:
+        """Whether someone other than `except_id` holds `name`."""
+        holder = self._holders.get(name)
+        return holder is not None and holder != except_id
+
+    def claim(self, name: str, holder_id: str, *, releasing: str | None = None) -> None:
+        """`holder_id` now holds `name` (and no longer `releasing`, its previous name)."""
+        if releasing is not None:
+            self._holders.pop(releasing, None)
+        self._holders[name] = holder_id
+
+    def release(self, name: str) -> None:
+        self._holders.pop(name, None)
+
+
 @dataclass(slots=True)
 class Entry:
-    record: dict[str, Any]
+    record: Record
     pending: Pending | None = None
     previous: dict[str, Any] | None = None  # endpoint as it was before its last update (ShowEndpoint ?version=PREVIOUS)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # model versions by id, oldest first
@@ -47,7 +71,7 @@ class WorkspaceState:
     models: dict[str, Entry] = field(default_factory=dict)
     instances: dict[str, Entry] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)  # id -> kind of every resource in a transient status
-    model_names: dict[str, str] = field(default_factory=dict)  # name -> model id: uniqueness without a scan (derived, not exported)
+    model_names: Names = field(default_factory=Names)
 
     def collection(self, kind: str) -> dict[str, Entry]:
         return {"endpoint": self.endpoints, "model": self.models, "service_instance": self.instances}[kind]
@@ -60,7 +84,7 @@ class WorkspaceState:
 @dataclass(slots=True)
 class Tenant:
     workspaces: dict[str, WorkspaceState] = field(default_factory=dict)
-    workspace_names: dict[str, str] = field(default_factory=dict)  # name -> workspace id (derived, not exported)
+    workspace_names: Names = field(default_factory=Names)
 
 
 class Store:
@@ -177,6 +201,6 @@ def _tenant_from(data: dict[str, Any]) -> Tenant:
             pending=dict(ws.get("pending", {})),
         )
         state = tenant.workspaces[ws_id]
-        state.model_names = {entry.record["name"]: model_id for model_id, entry in state.models.items()}
-    tenant.workspace_names = {ws.entry.record["name"]: ws_id for ws_id, ws in tenant.workspaces.items()}
+        state.model_names = Names({entry.record["name"]: model_id for model_id, entry in state.models.items()})
+    tenant.workspace_names = Names({ws.entry.record["name"]: ws_id for ws_id, ws in tenant.workspaces.items()})
     return tenant
