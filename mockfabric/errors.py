@@ -31,7 +31,8 @@ class ApiError(Exception):
     def locate(self, location: str) -> None:
         """Prefix the message with where the field was sent (`body.reserved_resource.mu.min: ...`); once."""
         if self.field is not None:
-            self.message = _bounded(f"{location}.{self.field}: {self.message}")
+            where = f"{location}.{self.field}" if self.field else location  # "" = the whole of it
+            self.message = _bounded(f"{where}: {self.message}")
             self.field = None
 
     def body(self) -> dict[str, str]:

@@ -99,3 +99,12 @@ def test_addresses_are_kept_relative_and_answered_on_the_base_url_the_client_use
     stored = json.loads(api.client.application.extensions["mockfabric"].service.store.snapshot())
     record = next(iter(stored["tenants"].values()))["workspaces"][workspace["id"]]["endpoints"][endpoint["id"]]["record"]
     assert record["urls"][0]["address"] == path  # the answer was drawn from it, not written into it
+
+
+def test_control_errors_name_where_in_the_request_the_fault_is(api: Api) -> None:
+    refused = api.call("PUT", "/_mockfabric/state", {"format": 1, "tenants": {"t": {"workspaces": {"w": {"entry": {}}}}}})
+    assert refused.status == 400 and refused.body["error_msg"].startswith("body: not a state export"), refused.body
+    manual = api.call("POST", "/_mockfabric/clock", {"frozen": False})  # the test app runs on a manual clock
+    assert manual.status == 400 and manual.body["error_msg"].startswith("body.frozen: "), manual.body
+    bad_pattern = api.call("POST", "/_mockfabric/faults", {"path": "(", "status": 500})
+    assert bad_pattern.status == 400 and bad_pattern.body["error_msg"].startswith("body.path: not a regular expression"), bad_pattern.body

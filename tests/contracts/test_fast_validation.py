@@ -104,7 +104,9 @@ def test_the_differential_check_can_fail() -> None:
             return True
 
     check = CONTRACT.schema_check("/components/schemas/ChatCompletionChunk")
-    check._fast = Lenient()  # type: ignore[assignment]
+    check.verdicts({})  # compiled on first use
+    assert check._compiled is not None
+    check._compiled = (Lenient(), check._compiled[1])
     with pytest.raises(AssertionError, match="accepts what jsonschema rejects"):
         _assert_fast_never_more_lenient(check, {"object": 1})
 
