@@ -124,6 +124,35 @@ def parse_float(text: str) -> float:
     return number
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `limit` requests of one operation per tenant in any `per` seconds (the API Gateway's policy)."""
+
+    limit: int
+    per: int  # 60 (a minute) or 1 (a second)
+
+    @property
+    def unit(self) -> str:
+        return "minute" if self.per == 60 else "second"
+
+
+RATE = re.compile(r"^(?P<operation>[A-Za-z][A-Za-z0-9]{0,63})=(?P<limit>\d{1,9})/(?P<unit>min|s)$")
+
+
+def parse_rate_limits(text: str) -> dict[str, RateLimit]:
+    """`InvokeModelService=60/min,ListWorkspaces=5/s` -> a limit per operationId (checked against the contract at start)."""
+    limits: dict[str, RateLimit] = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        found = RATE.match(item)
+        if found is None:
+            raise ConfigError(f"rate limit {item!r}: expected OPERATION=N/min or OPERATION=N/s, e.g. InvokeModelService=60/min")
+        limit = int(found["limit"])
+        if limit < 1:
+            raise ConfigError(f"rate limit {item!r}: the limit must be at least 1")
+        limits[found["operation"]] = RateLimit(limit, 60 if found["unit"] == "min" else 1)
+    return limits
+
+
 def _optional_int(text: str) -> int | None:
     return parse_int(text) if text.strip() else None
 
@@ -201,6 +230,12 @@ class Settings:
         parse_int,
         "memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
     )
+    rate_limit: Mapping[str, RateLimit] = _setting(
+        dict,
+        parse_rate_limits,
+        "API Gateway throttling per tenant and operation, e.g. InvokeModelService=60/min,ListWorkspaces=5/s: past it, "
+        "429 APIG.0308, counted on the emulator's clock (default: none)",
+    )
     allowed_hosts: tuple[str, ...] = _setting(
         (),
         parse_hosts,
@@ -250,6 +285,24 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def of(cls, **values: Any) -> Settings:
+        """Settings from Python values, where a setting may also be given as its flag's text (`lifecycle="instant"`,
+        `rate_limit="InvokeModelService=60/min"`), parsed as the flag would be; ConfigError names a bad one."""
+        specs = setting_specs()
+        unknown = sorted(set(values) - set(specs))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)} (see `mockfabric serve --help`)")
+        parsed = {}
+        for name, value in values.items():
+            if isinstance(value, str) and specs[name].parse is not str:
+                try:
+                    value = specs[name].parse(value)
+                except ConfigError as exc:
+                    raise ConfigError(f"{name}={value!r}: {exc}") from None
+            parsed[name] = value
+        return cls(**parsed)
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {name: spec.parse for name, spec in setting_specs().items()}

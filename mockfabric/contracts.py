@@ -58,10 +58,12 @@ def _pointer(*parts: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One validation failure: where (`body.reserved_resource.mu.max`) and what."""
+    """One validation failure: where (`body.reserved_resource.mu.max`) and what; `type_mismatch` when the value is
+    of the wrong JSON type (the service's documented "Type mismatch" answer) rather than outside a constraint."""
 
     where: str
     message: str
+    type_mismatch: bool = False
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -77,7 +79,7 @@ def _problem(error: ValidationError, root: str) -> Problem:
     if error.validator == "not" and error.validator_value == {"required": ["max_tokens", "max_completion_tokens"]}:
         return Problem(f"{where}.max_completion_tokens", "must not be sent together with max_tokens")
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-    return Problem(where, message)
+    return Problem(where, message, type_mismatch=error.validator == "type")
 
 
 class SchemaCheck:

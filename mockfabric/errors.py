@@ -102,6 +102,12 @@ class NotRunning(ApiError):
     error_code = "dataartsfabric.00010016"
 
 
+class QuotaExhausted(ApiError):
+    """The endpoint's tokens quota is used up (code inferred: the service documents the quota, not its error)."""
+
+    error_code = "dataartsfabric.00010017"
+
+
 class GatewayError(ApiError):
     """Answered by Huawei's API Gateway in front of the service, not by the service: an APIG.* code, the gateway's own
     message where it documents one (`documented_msg`; the constructor's text stays in logs and `str()`), and the

@@ -32,7 +32,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .asgi import AsgiFront
-from .config import Settings
+from .config import ConfigError, Settings
 from .errors import ApiError, MalformedRequest, RequestTimeout, new_request_id
 from .identities import CredentialsError
 from .persistence import StateFileError
@@ -279,7 +279,7 @@ def serve(
     """Serve until SIGTERM/SIGINT. The first line printed starts `mockfabric serving on <base URL>`; `notes` follow it."""
     try:
         server = Server(settings)
-    except (StateFileError, CredentialsError, CatalogError) as exc:
+    except (StateFileError, CredentialsError, CatalogError, ConfigError) as exc:
         raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()

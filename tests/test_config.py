@@ -81,3 +81,15 @@ def test_every_setting_is_a_flag_an_environment_variable_and_a_readme_row() -> N
     assert documented == {name.upper() for name in fields}
     for name in fields:
         assert f"`--{name.replace('_', '-')}`" in table, name
+
+
+def test_settings_of_takes_a_settings_flag_text_as_the_flag_would() -> None:
+    from mockfabric.config import RateLimit
+
+    settings = Settings.of(lifecycle="instant", rate_limit="InvokeModelService=60/min", seed=3, completion_mode="echo")
+    assert settings.lifecycle["endpoint"].policy == "instant" and settings.seed == 3 and settings.completion_mode == "echo"
+    assert settings.rate_limit == {"InvokeModelService": RateLimit(60, 60)}
+    with pytest.raises(ConfigError, match=r"lifecycle='sometimes': .*policy must be one of"):
+        Settings.of(lifecycle="sometimes")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.of(colour="blue")

@@ -61,11 +61,15 @@ class Choice:
     index: int
     tokens: list[str]
     finish_reason: str
-    reasoning_content: str | None = None
+    reasoning: list[str] | None = None  # the reasoning's tokens (a reasoning model, or a scripted reasoning_content)
 
     @property
     def content(self) -> str:
         return "".join(self.tokens)
+
+    @property
+    def reasoning_content(self) -> str | None:
+        return None if self.reasoning is None else "".join(self.reasoning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,8 @@ class Completion:
 
     @property
     def completion_tokens(self) -> int:
-        return sum(len(choice.tokens) for choice in self.choices)
+        """The answers' tokens, reasoning included (as reasoning models count them; inferred for this service)."""
+        return sum(len(choice.tokens) + len(choice.reasoning or ()) for choice in self.choices)
 
     def usage(self) -> dict[str, int]:
         return {
@@ -107,22 +112,21 @@ class Completion:
         }
 
     def chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[dict[str, Any]]:
-        """The streamed form: per choice a first delta with the role (and, in the documented shape, the first content
-        fragment), then `shape.tokens` tokens per chunk, one finish chunk per choice, then usage if asked for.
-        Joining every choice's content gives the unstreamed answer's text exactly, whatever the shape."""
-        fragments = [choice.tokens if shape.tokens == 1 else _fragments(choice.tokens, shape.tokens) for choice in self.choices]
-        for choice, pieces in zip(self.choices, fragments, strict=True):
-            first = pieces[0] if shape.content_first and pieces else ""
-            delta: dict[str, Any] = {"role": "assistant", "content": first}
-            if choice.reasoning_content is not None:
-                delta["reasoning_content"] = choice.reasoning_content
-            yield self._chunk(choice.index, delta, None)
-        streams = [(choice.index, pieces) for choice, pieces in zip(self.choices, fragments, strict=True)]
-        longest = max((len(pieces) for pieces in fragments), default=0)
+        """The streamed form: per choice a first delta with the role (and, in the documented shape, the first
+        fragment: of reasoning when there is any, else of content), then `shape.tokens` tokens per chunk, reasoning
+        (`reasoning_content`) before content, one finish chunk per choice, then usage if asked for. Joining every
+        choice's deltas gives the unstreamed answer's texts exactly, whatever the shape."""
+        streams = [(choice.index, _deltas(choice, shape.tokens)) for choice in self.choices]
+        for index, deltas in streams:
+            first: dict[str, Any] = {"role": "assistant", "content": ""}
+            if shape.content_first and deltas:
+                first.update(deltas[0])
+            yield self._chunk(index, first, None)
+        longest = max((len(deltas) for _, deltas in streams), default=0)
         for position in range(1 if shape.content_first else 0, longest):  # the first fragment went with the role
-            for index, pieces in streams:
-                if position < len(pieces):
-                    yield self._chunk(index, {"content": pieces[position]}, None)
+            for index, deltas in streams:
+                if position < len(deltas):
+                    yield self._chunk(index, deltas[position], None)
         for choice in self.choices:
             yield self._chunk(choice.index, {}, choice.finish_reason)
         if include_usage:
@@ -149,7 +153,13 @@ class Completion:
 
 
 def _fragments(tokens: list[str], size: int) -> list[str]:
-    return ["".join(tokens[start : start + size]) for start in range(0, len(tokens), size)]
+    return tokens if size == 1 else ["".join(tokens[start : start + size]) for start in range(0, len(tokens), size)]
+
+
+def _deltas(choice: Choice, size: int) -> list[dict[str, str]]:
+    """A choice's deltas after the role: its reasoning's fragments, then its content's."""
+    reasoning = [{"reasoning_content": piece} for piece in _fragments(choice.reasoning or [], size)]
+    return [*reasoning, *({"content": piece} for piece in _fragments(choice.tokens, size))]
 
 
 def token_limit(body: Mapping[str, Any]) -> int:
@@ -192,20 +202,26 @@ class Draft:
     limit: int
     prompt_tokens: int
     unscripted: list[list[str]]  # the tokens each choice answers when nothing is scripted
+    seed: int = 0  # the request's own seed: what a reasoning model thinks is drawn from it
 
 
 def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Draft:
     limit = token_limit(body)
     choices = int(body.get("n", 1))
+    own_seed = request_seed(seed, body)
     if mode == "echo":  # every choice echoes the same message: tokenize it once
         unscripted = [tokenize(answer_text(mode, body, random.Random(0)))] * choices
     else:
-        rng = random.Random(request_seed(seed, body))
+        rng = random.Random(own_seed)
         unscripted = [tokenize(answer_text(mode, body, rng)) for _ in range(choices)]
-    return Draft(limit, prompt_tokens(list(body["messages"])), unscripted)
+    return Draft(limit, prompt_tokens(list(body["messages"])), unscripted, own_seed)
 
 
-def build_completion(*, completion_id: str, created: int, model: str, draft: Draft, scripted: Scripted | None) -> Completion:
+def build_completion(
+    *, completion_id: str, created: int, model: str, draft: Draft, scripted: Scripted | None, reasoning: bool = False
+) -> Completion:
+    """The answer: scripted, else drafted; a reasoning model's generated answers reason first (drawn from the
+    request's seed, so the same request reasons alike). The token limit bounds the content, not the reasoning."""
     choices = []
     scripted_tokens = tokenize(scripted.content) if scripted is not None else None
     for index, unscripted in enumerate(draft.unscripted):
@@ -213,5 +229,11 @@ def build_completion(*, completion_id: str, created: int, model: str, draft: Dra
         finish = "length" if len(tokens) > draft.limit else "stop"
         if scripted is not None and scripted.finish_reason is not None:
             finish = scripted.finish_reason
-        choices.append(Choice(index, tokens[: draft.limit], finish, scripted.reasoning_content if scripted else None))
+        choices.append(Choice(index, tokens[: draft.limit], finish, _reasoning(scripted, reasoning, draft.seed + index)))
     return Completion(completion_id, created, model, choices, draft.prompt_tokens)
+
+
+def _reasoning(scripted: Scripted | None, reasoning_model: bool, seed: int) -> list[str] | None:
+    if scripted is not None:
+        return tokenize(scripted.reasoning_content) if scripted.reasoning_content is not None else None
+    return tokenize("Thinking: " + generated_text(random.Random(seed))) if reasoning_model else None

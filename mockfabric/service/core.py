@@ -18,6 +18,7 @@ from ..ids import IdFactory
 from .catalog import Catalog
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Scripted
 from .lifecycle import Lifecycle
+from .public import PublicResources, public_resources
 from .store import Entry, Store, WorkspaceState
 
 KIND_LABELS = {"endpoint": "endpoint", "model": "model", "service_instance": "service instance"}
@@ -83,6 +84,7 @@ class Service:
         self.catalog = catalog
         self.completions = completions
         self.answers: Answers = answers or NoAnswers()
+        self.public: PublicResources = public_resources(catalog)
         self.saving: Callable[[], dict[str, Any] | None] = lambda: None  # how state-file saves go, if there is one
 
     def reseed(self, seed: int | None) -> None:
@@ -104,9 +106,12 @@ class Service:
         self.lifecycle.settle_workspace(workspace, self.now())
         return workspace
 
-    def entry(self, workspace: WorkspaceState, kind: str, resource_id: str, *, field: str | None = None) -> Entry:
-        """One resource of the workspace; ResourceNotFound (naming `field` when the id came from one) otherwise."""
+    def entry(self, workspace: WorkspaceState, kind: str, resource_id: str, *, field: str | None = None, public: bool = False) -> Entry:
+        """One resource of the workspace (or, with `public`, of the platform's public ones, which are read-only);
+        ResourceNotFound (naming `field` when the id came from one) otherwise."""
         entry = workspace.collection(kind).get(resource_id)
+        if entry is None and public:
+            entry = self.public.collection(kind).get(resource_id)
         if entry is None:
             where = workspace.entry.record["id"]
             raise ResourceNotFound(f"{KIND_LABELS.get(kind, kind)} {resource_id} does not exist in workspace {where}", field=field)

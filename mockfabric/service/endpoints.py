@@ -102,9 +102,23 @@ def list_endpoints(
     if model_id is not None:
         serving = {i.record["endpoint_id"] for i in workspace.instances.values() if i.record["source"]["id"] == model_id}
         tests.append(lambda entry: entry.record["id"] in serving)
-    found = page(workspace.endpoints, listing, tests)
+    candidates = workspace.endpoints
+    if listing.visibility in ("PUBLIC", "ALL"):  # other tenants' public endpoints too (DOC)
+        candidates = {**_public_endpoints(service), **workspace.endpoints}
+    found = page(candidates, listing, tests)
     for entry in found.items:
         service.lifecycle.note_read(entry)
+    return found
+
+
+def _public_endpoints(service: Service) -> dict[str, Entry]:
+    """Every PUBLIC endpoint of every tenant, their workspaces settled first."""
+    found: dict[str, Entry] = {}
+    now = service.now()
+    for tenant in service.store.tenants.values():
+        for workspace in tenant.workspaces.values():
+            service.lifecycle.settle_workspace(workspace, now)
+            found.update((key, entry) for key, entry in workspace.endpoints.items() if entry.record["visibility"] == "PUBLIC")
     return found
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
 from .core import Actor, Service
 from .listing import Listing, Page, page
+from .public import address_in
 from .store import Entry, Record, WorkspaceState
 
 KIND = "service_instance"
@@ -67,7 +68,7 @@ def deploy_instance(
     """A model version (the model's current one unless named) deployed on a RUNNING inference endpoint, within its
     capacity and on its reserved spec; the invocation address is kept relative to the service's base."""
     endpoint = service.entry(workspace, "endpoint", endpoint_id)
-    model = service.entry(workspace, "model", source["id"])
+    model = service.entry(workspace, "model", source["id"], public=True)
     version_id = source.get("version_id") or model.record["current_version"]["id"]
     if version_id not in model.versions:
         raise ResourceNotFound(f"model version {version_id} does not exist in model {model.record['id']}")
@@ -84,7 +85,7 @@ def deploy_instance(
         )
     _check_capacity(workspace, endpoint, resource)
     instance_id, now, stamp = service.ids.uuid(), service.now(), service.timestamp()
-    address = f"v1/workspaces/{workspace.entry.record['id']}/services/instances/{instance_id}/invocations"
+    address = address_in(workspace.entry.record["id"], instance_id)
     record: Record = {
         "visibility": "PRIVATE",
         "source": {"id": model.record["id"], "version_id": version_id},
@@ -113,8 +114,12 @@ def _duration(service: Service, record: Record) -> int:
     return max(0, int(service.now() - created.timestamp()))
 
 
-def _view(service: Service, record: Record) -> Record:
-    return dict(record, duration=_duration(service, record))
+def _view(service: Service, workspace: WorkspaceState, record: Record) -> Record:
+    """The record with its running time; a preset public service with its address as seen from the workspace."""
+    view = dict(record, duration=_duration(service, record))
+    if "url" not in record:
+        view["url"] = {"name": "ApiInvoke", "address": address_in(workspace.entry.record["id"], record["id"]), "type": "PUBLIC"}
+    return view
 
 
 SORT_KEYS: dict[str, Callable[[Service, Entry], Any]] = {
@@ -140,15 +145,18 @@ def list_instances(
     if version_id is not None:
         tests.append(lambda e: e.record["source"]["version_id"] == version_id)
     by = SORT_KEYS.get(listing.sort_by or "")
-    found = page(workspace.instances, listing, tests, sort_key=(lambda e: by(service, e)) if by else None)
+    candidates = workspace.instances
+    if listing.visibility in ("PUBLIC", "ALL"):  # the platform's preset services too
+        candidates = {**workspace.instances, **service.public.instances}
+    found = page(candidates, listing, tests, sort_key=(lambda e: by(service, e)) if by else None)
     for entry in found.items:
         service.lifecycle.note_read(entry)
-    return Page(found.total, [_view(service, entry.record) for entry in found.items])
+    return Page(found.total, [_view(service, workspace, entry.record) for entry in found.items])
 
 
-def show_instance(service: Service, instance: Entry) -> Record:
-    service.lifecycle.note_read(instance)
-    return _view(service, instance.record)
+def show_instance(service: Service, workspace: WorkspaceState, visible_instance: Entry) -> Record:
+    service.lifecycle.note_read(visible_instance)
+    return _view(service, workspace, visible_instance.record)
 
 
 def update_instance(

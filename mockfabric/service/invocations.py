@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NotRunning
+from ..errors import NotRunning, QuotaExhausted, RuleViolated
+from .catalog import ModelLimits
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
 from .core import Actor, Service
 from .store import Entry, WorkspaceState
@@ -27,28 +28,35 @@ def prepare(service: Service, body: Mapping[str, Any]) -> Draft:
     return draft_completion(body, service.completions.mode, service.completions.seed)
 
 
-def invoke(service: Service, actor: Actor, workspace: WorkspaceState, instance: Entry, body: Mapping[str, Any], draft: Draft) -> Invocation:
-    """Answer a chat completion on a RUNNING instance of a RUNNING endpoint; an answer decided beforehand
-    (`service.answers`) is taken only once those hold.
+def invoke(
+    service: Service, actor: Actor, workspace: WorkspaceState, visible_instance: Entry, body: Mapping[str, Any], draft: Draft
+) -> Invocation:
+    """Answer a chat completion on a RUNNING instance of a RUNNING endpoint (a platform preset service is always
+    both), within its base model's limits; an answer decided beforehand (`service.answers`) is taken only once
+    those hold.
 
     tokens_quota.used of the endpoint grows by the answer's total_tokens when the answer starts (a stream cut by a
-    fault still counts in full: the tokens were generated).
+    fault still counts in full: the tokens were generated); an endpoint whose quota is used up answers no more.
     """
-    status = instance.record["status"]
-    if status != "RUNNING":
-        raise NotRunning(f"service instance {instance.record['id']} is {status}; invoke it once it is RUNNING")
-    endpoint = workspace.endpoints.get(instance.record["endpoint_id"])
-    if endpoint is None or endpoint.record["status"] != "RUNNING":
-        shown = "gone" if endpoint is None else endpoint.record["status"]
-        raise NotRunning(f"endpoint {instance.record['endpoint_id']} of service instance {instance.record['id']} is {shown}")
+    instance = visible_instance
+    quota = None
+    if not service.public.holds(instance):
+        endpoint = _running_endpoint(workspace, instance)
+        quota = endpoint.record.get("tokens_quota")
+        if quota is not None and quota["used"] >= quota["total"]:
+            used = f"{quota['used']} of {quota['total']}"
+            raise QuotaExhausted(f"endpoint {endpoint.record['id']} has used its tokens quota ({used}); it answers no more")
+    limits = service.catalog.limits.get(_base_model_type(service, workspace, instance))
+    if limits is not None:
+        _check_limits(limits, body, draft)
     completion = build_completion(
         completion_id=service.ids.completion_id(),
         created=int(service.now()),
         model=instance.record["id"],
         draft=draft,
         scripted=service.answers.take(actor.tenant, instance.record["id"]),
+        reasoning=limits is not None and limits.reasoning,
     )
-    quota = endpoint.record.get("tokens_quota")
     if quota is not None:
         quota["used"] += completion.prompt_tokens + completion.completion_tokens
     return Invocation(
@@ -57,6 +65,42 @@ def invoke(service: Service, actor: Actor, workspace: WorkspaceState, instance: 
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
         shape=service.completions.shape,
     )
+
+
+def _running_endpoint(workspace: WorkspaceState, instance: Entry) -> Entry:
+    status = instance.record["status"]
+    if status != "RUNNING":
+        raise NotRunning(f"service instance {instance.record['id']} is {status}; invoke it once it is RUNNING")
+    endpoint = workspace.endpoints.get(instance.record["endpoint_id"])
+    if endpoint is None or endpoint.record["status"] != "RUNNING":
+        shown = "gone" if endpoint is None else endpoint.record["status"]
+        raise NotRunning(f"endpoint {instance.record['endpoint_id']} of service instance {instance.record['id']} is {shown}")
+    return endpoint
+
+
+def _base_model_type(service: Service, workspace: WorkspaceState, instance: Entry) -> str:
+    """The base model the instance's model version names ("" when none: no limits are known then)."""
+    source = instance.record["source"]
+    model = workspace.models.get(source["id"]) or service.public.models.get(source["id"])
+    version = model.versions.get(source["version_id"]) if model is not None else None
+    config = (version or {}).get("config") or {}
+    found = (config.get("llm_model_config") or {}).get("base_model_type", "")
+    return found if isinstance(found, str) else ""
+
+
+def _check_limits(limits: ModelLimits, body: Mapping[str, Any], draft: Draft) -> None:
+    """Output at most the model's maximum; prompt plus output within its context length (DOC)."""
+    name = "max_completion_tokens" if body.get("max_tokens") is None and body.get("max_completion_tokens") is not None else "max_tokens"
+    asked = body.get(name)
+    if asked is not None and asked > limits.max_output:
+        raise RuleViolated(f"{asked} exceeds the model's maximum of {limits.max_output} output tokens", field=name)
+    context = limits.context_length
+    if context is not None and draft.prompt_tokens + draft.limit > context:
+        raise RuleViolated(
+            f"the prompt's {draft.prompt_tokens} tokens plus up to {draft.limit} output tokens ({name}) exceed "
+            f"the model's context length of {context} tokens",
+            field="messages",
+        )
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {"InvokeModelService": invoke}

@@ -56,9 +56,13 @@ def create_model(
     return dict(record, version_id=first["id"])
 
 
-def list_models(workspace: WorkspaceState, listing: Listing) -> Page[Entry]:
+def list_models(service: Service, workspace: WorkspaceState, listing: Listing) -> Page[Entry]:
+    """The workspace's models; with visibility PUBLIC or ALL, the platform's public models too."""
     field = SORT_FIELDS.get(listing.sort_by or "")
-    return page(workspace.models, listing, sort_key=(lambda e: e.record[field]) if field else None)
+    candidates = workspace.models
+    if listing.visibility in ("PUBLIC", "ALL"):
+        candidates = {**workspace.models, **service.public.models}
+    return page(candidates, listing, sort_key=(lambda e: e.record[field]) if field else None)
 
 
 def _used_versions(workspace: WorkspaceState, model_id: str) -> dict[str, list[str]]:
@@ -112,11 +116,11 @@ def cleanup_model(workspace: WorkspaceState, model: Entry) -> str:
     return "OK"
 
 
-def list_versions(model: Entry, listing: Listing, *, version_id: str | None = None) -> Page[Record]:
-    """Newest first, filtered by exact id and fuzzy name."""
+def list_versions(visible_model: Entry, listing: Listing, *, version_id: str | None = None) -> Page[Record]:
+    """Newest first, filtered by exact id and fuzzy name (a platform public model's versions too)."""
     versions = [
         v
-        for v in reversed(model.versions.values())
+        for v in reversed(visible_model.versions.values())
         if (version_id is None or v["id"] == version_id) and (listing.name is None or fuzzy(v["name"], listing.name))
     ]
     return cut(versions, listing)

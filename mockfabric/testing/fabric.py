@@ -35,7 +35,8 @@ class ControlError(RuntimeError):
 class MockFabric:
     """A handle on one emulator and one tenant of it.
 
-    `MockFabric(**settings)` starts a real-socket server on 127.0.0.1 (port 0) when entered and stops it on exit.
+    `MockFabric(**settings)` starts a real-socket server on 127.0.0.1 (port 0) when entered and stops it on exit;
+    a setting may be given as its flag's text (`lifecycle="instant"`, `rate_limit="InvokeModelService=60/min"`).
     `clock="manual"` (the default) makes time move only through `advance()`; `clock="system"` runs on wall time.
     """
 
@@ -44,7 +45,7 @@ class MockFabric:
             raise ValueError("clock must be 'manual' or 'system'")
         if settings.get("auth") == "strict" and not settings.get("control_token"):
             settings["control_token"] = secrets.token_urlsafe(24)  # strict mode closes the control API: this handle holds the key
-        self.settings = Settings(**settings)
+        self.settings = Settings.of(**settings)
         self.tenant = tenant or new_tenant()
         self._clock_kind = clock
         self._server: ThreadedServer | None = None
@@ -130,6 +131,12 @@ class MockFabric:
         body = {"tenant": self.tenant, "kind": kind, "id": resource_id, "status": status}
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
         return self._control_json("POST", "status", body)
+
+    def set_quota(self, endpoint_id: str, *, total: int | None = None, used: int | None = None) -> dict[str, Any]:
+        """Set an endpoint's tokens quota; once `used` reaches `total` its instances answer 400 (quota used up)."""
+        body: dict[str, Any] = {"tenant": self.tenant, "endpoint_id": endpoint_id}
+        body.update({k: v for k, v in (("total", total), ("used", used)) if v is not None})
+        return self._control_json("PUT", "quota", body)
 
     def fault(self, **spec: Any) -> dict[str, Any]:
         """Add a fault rule (see the control contract's FaultSpec); it only hits this handle's tenant unless

@@ -4,7 +4,8 @@ signature of the function that serves it.
 What must hold:
 - Each argument of a service function comes from one place, found by its name when the app is built: a context
   value (`service`, `actor`, `controls`), a resolved resource (`workspace` from the path's workspace_id, with its due
-  transitions settled; `endpoint`, `model`, `instance` from the path's ids), the page asked for (`listing`: offset,
+  transitions settled; `endpoint`, `model`, `instance` from the path's ids; `visible_model`, `visible_instance`
+  also when it is one of the platform's read-only public ones), the page asked for (`listing`: offset,
   limit, id, name, type, visibility, sort_by, order_by with the contract's defaults), the whole JSON body (`body`),
   the operation's preparation (`draft`, worked out before the store lock), or a path parameter, query parameter or
   top-level body property of the same name (the schema's default when absent). A `**` argument takes every
@@ -33,7 +34,13 @@ from .parsing import Call
 
 ADDRESS_FIELDS = frozenset({"access_url", "address"})  # kept relative to the service's base URL by the service
 LISTING_PARAMETERS = frozenset({"offset", "limit", "id", "name", "type", "visibility", "sort_by", "order_by"})
-ENTRIES = {"endpoint": ("endpoint_id", "endpoint"), "model": ("model_id", "model"), "instance": ("instance_id", "service_instance")}
+ENTRIES = {  # argument -> (path parameter, kind, whether a platform public resource will do: for reading it)
+    "endpoint": ("endpoint_id", "endpoint", False),
+    "model": ("model_id", "model", False),
+    "instance": ("instance_id", "service_instance", False),
+    "visible_model": ("model_id", "model", True),
+    "visible_instance": ("instance_id", "service_instance", True),
+}
 Source = Callable[[Call, dict[str, Any]], Any]  # (the request, what this request resolved so far) -> the argument's value
 Path = tuple[str, ...]  # keys into a JSON answer; "[]" steps into each item of an array
 
@@ -143,8 +150,11 @@ def _source(
     if name == "workspace" and "workspace_id" in in_path:
         return workspace, {"workspace_id"}
     if name in ENTRIES and ENTRIES[name][0] in in_path and "workspace_id" in in_path:
-        id_name, kind = ENTRIES[name]
-        return (lambda call, resolved: service.entry(workspace(call, resolved), kind, call.path[id_name])), {"workspace_id", id_name}
+        id_name, kind, public = ENTRIES[name]
+        return (lambda call, resolved: service.entry(workspace(call, resolved), kind, call.path[id_name], public=public)), {
+            "workspace_id",
+            id_name,
+        }
     if name == "listing":
         return _listing(inputs), set(LISTING_PARAMETERS & set(inputs))
     if name == "body":

@@ -43,6 +43,7 @@ from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpe
 from .front import Front, exchange_of, note_outcome, request_body, request_headers
 from .guard import Guard
 from .parsing import Call, parse_call
+from .throttle import Throttle
 
 log = logging.getLogger("mockfabric")
 CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
@@ -66,6 +67,7 @@ class Emulator:
     contract: contracts.Contract
     service: Service
     controls: Controls
+    throttle: Throttle
     pid: int
     saver: StateSaver | None = None
 
@@ -99,7 +101,8 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     contract = contracts.public_contract()
     service = build_service(settings, contract, clock, store)
     controls = Controls(service, seed=settings.seed, timing=Timing(settings.ttft_ms, settings.itl_ms), journal_bytes=settings.journal_bytes)
-    emulator = Emulator(settings, contract, service, controls, os.getpid())
+    throttle = Throttle(settings.rate_limit, service.clock, contract.operations)
+    emulator = Emulator(settings, contract, service, controls, throttle, os.getpid())
     if settings.state_file:
         path = Path(settings.state_file)
         check_writable(state_target(path))  # StateFileError: better no start than a server that cannot save
@@ -117,13 +120,13 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     for operation in contract.operations.values():
         function = SERVICE_OPERATIONS.get(operation.operation_id)
         if function is not None:
-            _route(app, emulator, operation, bind(contract, operation, function, context), public, faults=True)
+            _route(app, emulator, operation, bind(contract, operation, function, context), public, public_operation=True)
     control_actor = partial(_control_actor, emulator, public)
     control_contract = contracts.control_contract()
     for operation in control_contract.operations.values():
         function = partial(control_operations.OPERATIONS[operation.operation_id], controls)
         binding = bind(control_contract, operation, function, Context({}), shape_answers=False)
-        _route(app, emulator, operation, binding, control_actor, faults=False)
+        _route(app, emulator, operation, binding, control_actor, public_operation=False)
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)
@@ -164,15 +167,21 @@ def _control_actor(emulator: Emulator, public_actor: Callable[[], Actor]) -> Act
 
 
 def _route(
-    app: Flask, emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], *, faults: bool
+    app: Flask,
+    emulator: Emulator,
+    operation: contracts.Operation,
+    binding: Binding,
+    actor_of: Callable[[], Actor],
+    *,
+    public_operation: bool,
 ) -> None:
     rule = operation.path.replace("{", "<").replace("}", ">")
-    view = _view(emulator, operation, binding, actor_of, faults)
+    view = _view(emulator, operation, binding, actor_of, public_operation)
     app.add_url_rule(rule, operation.operation_id, view, methods=[operation.method])
 
 
 def _view(
-    emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], faults: bool
+    emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], public_operation: bool
 ) -> Callable[..., Response]:
     service, controls = emulator.service, emulator.controls
     prepare = invocations.PREPARATIONS.get(operation.operation_id)
@@ -183,7 +192,10 @@ def _view(
         exchange.operation = operation.operation_id
         actor = actor_of()
         exchange.tenant = actor.tenant
-        fault = controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant) if faults else None
+        fault = None
+        if public_operation:  # the gateway's throttling, then the fault rules (control operations have neither)
+            emulator.throttle.admit(operation.operation_id, actor.tenant)
+            fault = controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant)
         if fault is not None:
             exchange.fault = fault.id
             dropped = _apply_fault(fault, handover_of(current.environ))

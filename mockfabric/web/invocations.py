@@ -73,7 +73,8 @@ def _steps(
             yield 0.0, sse.event(error)
             return
         stall = delay = 0.0
-        is_content = bool(chunk["choices"]) and bool(chunk["choices"][0]["delta"].get("content"))  # a token, not an empty role delta
+        delta = chunk["choices"][0]["delta"] if chunk["choices"] else {}
+        is_content = bool(delta.get("content") or delta.get("reasoning_content"))  # a token, not an empty role delta
         if is_content:
             if not content_seen:
                 content_seen = True

@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Request
 
-from ..contracts import Operation, Parameter
-from ..errors import MalformedRequest, ValidationFailed
+from ..contracts import Operation, Parameter, Problem
+from ..errors import ApiError, MalformedRequest, ValidationFailed
 from ..service.core import Actor
 from ..text import decode_json, invalid_text_in
 from .front import request_body, request_headers
@@ -35,15 +35,15 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 def _coerce(parameter: Parameter, text: str, kind: str) -> Any:
     if kind == "integer":
         if not INTEGER.match(text):
-            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not an integer")
+            raise MalformedRequest(f"{parameter.location}.{parameter.name}: {text!r} is not an integer (type mismatch)")
         return int(text)
     if kind == "number":
         if not NUMBER.match(text):
-            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not a number")
+            raise MalformedRequest(f"{parameter.location}.{parameter.name}: {text!r} is not a number (type mismatch)")
         return float(text)
     if kind == "boolean":
         if text not in ("true", "false"):
-            raise ValidationFailed(f"{parameter.location}.{parameter.name}: {text!r} is not true or false")
+            raise MalformedRequest(f"{parameter.location}.{parameter.name}: {text!r} is not true or false (type mismatch)")
         return text == "true"
     return text
 
@@ -65,7 +65,7 @@ def _parameters(operation: Operation, request: Request, path_values: dict[str, s
     for check, values in ((operation.path_check, path), (operation.query_check, query), (operation.header_check, headers)):
         problem = check.problem(values) if check is not None else None
         if problem is not None:
-            raise ValidationFailed(str(problem))
+            raise _refusal(problem)
     return path, query
 
 
@@ -89,8 +89,14 @@ def _body(operation: Operation, request: Request) -> Any:
         raise ValidationFailed(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
     problem = operation.body_check.problem(body)
     if problem is not None:
-        raise ValidationFailed(str(problem))
+        raise _refusal(problem)
     return body
+
+
+def _refusal(problem: Problem) -> ApiError:
+    """A value of the wrong type is the service's documented type mismatch (common.01000001); a value outside a
+    constraint gets the emulator's validation code (dataartsfabric.00010001, inferred: none is documented)."""
+    return MalformedRequest(str(problem)) if problem.type_mismatch else ValidationFailed(str(problem))
 
 
 def parse_call(operation: Operation, request: Request, path_values: dict[str, str], actor: Actor, base_url: str) -> Call:

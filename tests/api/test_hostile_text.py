@@ -66,6 +66,7 @@ class World:
             "ControlAddFault": {"operation": "ListWorkspaces", "tenant": TENANT, "status": 500, "error_msg": "m", "times": 1},
             "ControlScriptCompletion": {"tenant": TENANT, "instance_id": self.instance, "content": "scripted"},
             "ControlSetTiming": {"tenant": TENANT, "instance_id": self.instance, "ttft_ms": 0, "itl_ms": 0},
+            "ControlSetQuota": {"tenant": TENANT, "endpoint_id": self.ep, "used": 0},
         }
 
     def send(self, operation: contracts.Operation, *, body: bytes | None = None, query: str = "", path_text: str | None = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -175,3 +176,49 @@ def test_every_error_code_the_emulator_uses_is_listed() -> None:
     for cls in classes:
         assert cls.error_code in listed, cls.__name__
     assert set(errors.ERROR_CODES) <= set(listed)
+
+
+def inference_labels() -> dict[str, str]:
+    """Every place of the public contract marked x-inferred, as contracts/README.md names it, with its reason."""
+    document = public_contract().document
+    found: dict[str, str] = {}
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            if node.get("x-inferred") is True:
+                found[_label(document, path)] = str(node.get("description") or node.get("meaning") or "")
+            for key, value in node.items():
+                walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*path, str(index)))
+
+    walk(document, ())
+    return found
+
+
+def _label(document: dict[str, Any], path: tuple[str, ...]) -> str:
+    if path[0] == "paths" and len(path) >= 5:
+        where = f"{path[2].upper()} {path[1]}"
+        if path[3] == "responses":
+            return f"{where}: status {path[4]}"
+        parameter = document["paths"][path[1]][path[2]]["parameters"][int(path[4])]
+        return f"{where}: parameter {parameter['name']}"
+    if path[0] == "components":
+        return "schema " + ".".join(part for part in path[2:] if part != "properties")
+    if path[0] == "x-error-codes":
+        return f"error code {document['x-error-codes']['codes'][int(path[2])]['code']}"
+    return "/".join(path)
+
+
+def test_contracts_readme_lists_every_inference() -> None:
+    text = (Path(__file__).resolve().parents[2] / "contracts" / "README.md").read_text(encoding="utf-8")
+    missing = [label for label in inference_labels() if f"`{label}`" not in text]
+    assert not missing, f"contracts/README.md does not list: {missing}"
+
+
+def test_error_code_entries_have_only_known_keys() -> None:
+    """A comma in an unquoted flow-mapping value splits it into stray keys (this once cut meanings short)."""
+    known = {"code", "status", "documented", "x-inferred", "x-emulator-only", "source", "meaning"}
+    for entry in public_contract().document["x-error-codes"]["codes"]:
+        assert set(entry) <= known, entry

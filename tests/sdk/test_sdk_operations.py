@@ -145,7 +145,7 @@ def test_catalog_operations(fabric: MockFabric) -> None:
     assert specs.total == 4 and {raw(specs)["spec_codes"][0]["spec_type"]} <= enum_values(A.SpecType)
     assert specs.spec_codes[0].spec_code == "mu.llama3.8b" and specs.spec_codes[0].stride_num_whitelist == [1, 2, 4, 8]
     base = admin.list_base_models(A.ListBaseModelsRequest(limit=2))
-    assert base.total == 5 and base.models[0].base_model_type == "llama3-8b" and base.models[0].num_of_mu == 1
+    assert base.total == 4 and base.models[0].base_model_type == "QWEN_2_72B" and base.models[0].num_of_mu == 8
     features = admin.list_features(A.ListFeaturesRequest())
     assert {f.key: f.value for f in features.configs}["inference"] == "true"
 
@@ -219,7 +219,7 @@ def test_injected_server_error_raises_server_response_exception(fabric: MockFabr
     with pytest.raises(ServerResponseException) as caught:
         admin.list_base_models(A.ListBaseModelsRequest())
     assert (caught.value.status_code, caught.value.error_code) == (500, "common.00000500") and caught.value.request_id
-    assert admin.list_base_models(A.ListBaseModelsRequest()).total == 5
+    assert admin.list_base_models(A.ListBaseModelsRequest()).total == 4
 
 
 def test_two_identities_never_see_each_other(fabric: MockFabric) -> None:
@@ -238,4 +238,4 @@ def test_two_identities_never_see_each_other(fabric: MockFabric) -> None:
 
 def test_temporary_credentials_with_security_token(fabric: MockFabric) -> None:
     admin, _ = clients(fabric.base_url, "AKTEMP0003", "temp-secret", "project-alice", security_token="session-token-3")
-    assert admin.list_base_models(A.ListBaseModelsRequest()).total == 5
+    assert admin.list_base_models(A.ListBaseModelsRequest()).total == 4
