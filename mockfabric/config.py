@@ -16,7 +16,7 @@ ENV_PREFIX = "MOCKFABRIC_"
 DEFAULT_HOST = "127.0.0.1"
 AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
-RESOURCE_KINDS = ("endpoint", "service_instance")
+RESOURCE_KINDS = ("endpoint", "service_instance", "job_run")
 COMPLETION_MODES = ("generate", "echo")
 FIRST_CHUNKS = ("content", "empty")
 HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]{1,253})$")
@@ -229,6 +229,12 @@ class Settings:
         32 * 1024 * 1024,
         parse_int,
         "memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
+    )
+    require_agreement: bool = _setting(
+        False,
+        parse_bool,
+        "refuse to create resources until the tenant has signed the current agreement and created the common agency "
+        "(true/false; default false)",
     )
     rate_limit: Mapping[str, RateLimit] = _setting(
         dict,

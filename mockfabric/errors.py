@@ -102,6 +102,24 @@ class NotRunning(ApiError):
     error_code = "dataartsfabric.00010016"
 
 
+class AgreementVersionUnknown(ApiError):
+    """DOC: agreement version does not exist."""
+
+    error_code = "dataartsfabric.00010005"
+
+
+class AgreementVersionEmpty(ApiError):
+    """DOC: agreement version is empty."""
+
+    error_code = "dataartsfabric.00010006"
+
+
+class NotOnboarded(ApiError):
+    """--require-agreement: the tenant has not signed the current agreement or created the common agency (inferred)."""
+
+    error_code = "dataartsfabric.00010018"
+
+
 class QuotaExhausted(ApiError):
     """The endpoint's tokens quota is used up (code inferred: the service documents the quota, not its error)."""
 

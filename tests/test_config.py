@@ -24,7 +24,11 @@ def test_other_booleans_are_errors(text: str) -> None:
 
 def test_lifecycle_parsing_and_partial_mappings() -> None:
     parsed = parse_lifecycle("endpoint=polls:4, service_instance=time:0.5")
-    assert parsed == {"endpoint": Progression("polls", polls=4), "service_instance": Progression("time", seconds=0.5)}
+    assert parsed == {
+        "endpoint": Progression("polls", polls=4),
+        "service_instance": Progression("time", seconds=0.5),
+        "job_run": Progression(),
+    }
     assert Settings(lifecycle={"endpoint": Progression("manual")}).lifecycle["service_instance"] == Progression()
     for bad in ("endpoint", "robot=time", "endpoint=sometimes", "endpoint=time:soon"):
         with pytest.raises(ConfigError):

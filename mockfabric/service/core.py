@@ -76,6 +76,7 @@ class Service:
         catalog: Catalog,
         completions: CompletionSettings = CompletionSettings(),
         answers: Answers | None = None,
+        require_agreement: bool = False,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -85,6 +86,7 @@ class Service:
         self.completions = completions
         self.answers: Answers = answers or NoAnswers()
         self.public: PublicResources = public_resources(catalog)
+        self.require_agreement = require_agreement  # creations wait for the tenant's onboarding (service/onboarding.py)
         self.saving: Callable[[], dict[str, Any] | None] = lambda: None  # how state-file saves go, if there is one
 
     def reseed(self, seed: int | None) -> None:

@@ -11,6 +11,8 @@ from ..errors import CapacityExceeded, ResourceInUse, RuleViolated, StateConflic
 from .core import Actor, Service
 from .instances import drawn_from
 from .listing import Listing, Page, page
+from .onboarding import after_onboarding
+from .runs import runs_on
 from .store import Entry, Record, WorkspaceState
 
 KIND = "endpoint"
@@ -44,6 +46,7 @@ def _ray_info(ray: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@after_onboarding
 def create_endpoint(
     service: Service,
     actor: Actor,
@@ -165,6 +168,9 @@ def delete_endpoint(service: Service, workspace: WorkspaceState, endpoint: Entry
     deployed = sum(1 for i in workspace.instances.values() if i.record["endpoint_id"] == endpoint.record["id"])
     if deployed:
         raise ResourceInUse(f"endpoint {endpoint.record['id']} still has {deployed} service instance(s) deployed; delete them first")
+    held = runs_on(workspace, endpoint.record["id"])
+    if held:
+        raise ResourceInUse(f"endpoint {endpoint.record['id']} still holds {held} job run(s); delete or clear them first")
     service.transition(KIND, workspace, endpoint, "DeleteEndpoint")
     return endpoint.record
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
 from .core import Actor, Service
 from .listing import Listing, Page, page
+from .onboarding import after_onboarding
 from .public import address_in
 from .store import Entry, Record, WorkspaceState
 
@@ -54,6 +55,7 @@ def _check_capacity(workspace: WorkspaceState, endpoint: Entry, resource: dict[s
         )
 
 
+@after_onboarding
 def deploy_instance(
     service: Service,
     actor: Actor,

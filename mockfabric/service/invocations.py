@@ -6,10 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NotRunning, QuotaExhausted, RuleViolated
+from ..errors import ApiError, NotRunning, QuotaExhausted, RuleViolated
 from .catalog import ModelLimits
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
 from .core import Actor, Service
+from .metrics import record_usage
 from .store import Entry, WorkspaceState
 
 
@@ -39,16 +40,19 @@ def invoke(
     fault still counts in full: the tokens were generated); an endpoint whose quota is used up answers no more.
     """
     instance = visible_instance
-    quota = None
-    if not service.public.holds(instance):
-        endpoint = _running_endpoint(workspace, instance)
-        quota = endpoint.record.get("tokens_quota")
+    endpoint = None if service.public.holds(instance) else _running_endpoint(workspace, instance)
+    limits = service.catalog.limits.get(_base_model_type(service, workspace, instance))
+    try:
+        quota = endpoint.record.get("tokens_quota") if endpoint is not None else None
         if quota is not None and quota["used"] >= quota["total"]:
             used = f"{quota['used']} of {quota['total']}"
-            raise QuotaExhausted(f"endpoint {endpoint.record['id']} has used its tokens quota ({used}); it answers no more")
-    limits = service.catalog.limits.get(_base_model_type(service, workspace, instance))
-    if limits is not None:
-        _check_limits(limits, body, draft)
+            raise QuotaExhausted(f"endpoint {instance.record['endpoint_id']} has used its tokens quota ({used}); it answers no more")
+        if limits is not None:
+            _check_limits(limits, body, draft)
+    except ApiError:
+        if endpoint is not None:
+            record_usage(workspace, endpoint.record["id"], service.now(), failed=True)
+        raise
     completion = build_completion(
         completion_id=service.ids.completion_id(),
         created=int(service.now()),
@@ -57,8 +61,11 @@ def invoke(
         scripted=service.answers.take(actor.tenant, instance.record["id"]),
         reasoning=limits is not None and limits.reasoning,
     )
+    total = completion.prompt_tokens + completion.completion_tokens
     if quota is not None:
-        quota["used"] += completion.prompt_tokens + completion.completion_tokens
+        quota["used"] += total
+    if endpoint is not None:
+        record_usage(workspace, endpoint.record["id"], service.now(), tokens=total)
     return Invocation(
         completion,
         stream=body.get("stream", True),

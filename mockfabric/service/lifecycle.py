@@ -123,17 +123,18 @@ class Lifecycle:
             if entry is None or pending is None:
                 workspace.pending.pop(resource_id, None)
                 continue
-            if not self.is_due(pending, now):
-                continue
-            if pending.target in (None, REMOVED):
-                del items[resource_id]
-                workspace.pending.pop(resource_id, None)
-                continue
-            # A transition completes at its due time, not at the (later) read that notices it.
-            finished = min(now, pending.due) if pending.policy in ("time", "instant") else now
-            self.enter(kind, workspace, entry, pending.target, now)
-            entry.record["update_time"] = iso_millis(finished)
+            while pending is not None and self.is_due(pending, now):
+                if pending.target in (None, REMOVED):
+                    del items[resource_id]
+                    workspace.pending.pop(resource_id, None)
+                    break
+                # A transition completes at its due time, not at the (later) read that notices it; a chain of
+                # transient statuses (a job run: PENDING, RUNNING) moves on from there, as far as the time allows.
+                finished = min(now, pending.due) if pending.policy in ("time", "instant") else now
+                self.enter(kind, workspace, entry, pending.target, finished)
+                entry.record["update_time"] = iso_millis(finished)
+                pending = entry.pending
 
 
 def _label(kind: str) -> str:
-    return {"endpoint": "endpoint", "service_instance": "service instance"}.get(kind, kind)
+    return {"endpoint": "endpoint", "service_instance": "service instance", "job_run": "job run"}.get(kind, kind)

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import DuplicateName, ResourceInUse, ResourceNotFound, StateConflict
 from .core import Actor, Service
-from .listing import Listing, Page, cut, fuzzy, page
+from .listing import Listing, Page, page, versions
+from .onboarding import after_onboarding
 from .store import Entry, Record, WorkspaceState
 
 KIND = "model"
@@ -32,6 +33,7 @@ def _refuse_taken(workspace: WorkspaceState, name: str, except_id: str | None = 
         raise DuplicateName(f"a model named {name!r} already exists in workspace {workspace.entry.record['id']}")
 
 
+@after_onboarding
 def create_model(
     service: Service, actor: Actor, workspace: WorkspaceState, *, name: str, type: str, version: dict[str, Any], description: str = ""
 ) -> Record:
@@ -118,12 +120,7 @@ def cleanup_model(workspace: WorkspaceState, model: Entry) -> str:
 
 def list_versions(visible_model: Entry, listing: Listing, *, version_id: str | None = None) -> Page[Record]:
     """Newest first, filtered by exact id and fuzzy name (a platform public model's versions too)."""
-    versions = [
-        v
-        for v in reversed(visible_model.versions.values())
-        if (version_id is None or v["id"] == version_id) and (listing.name is None or fuzzy(v["name"], listing.name))
-    ]
-    return cut(versions, listing)
+    return versions(entry=visible_model, listing=listing, version_id=version_id)
 
 
 def delete_version(workspace: WorkspaceState, model: Entry, *, version_id: str) -> str:

@@ -9,11 +9,13 @@ from typing import Any
 from ..errors import DuplicateName, ResourceInUse
 from .core import Actor, Service
 from .listing import Listing, Page, field_equals, page
+from .onboarding import after_onboarding
 from .store import Entry, Record, WorkspaceState
 
 ALL_PROJECTS = "all_granted_eps"
 
 
+@after_onboarding
 def create_workspace(
     service: Service,
     actor: Actor,

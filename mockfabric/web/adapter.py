@@ -40,6 +40,9 @@ ENTRIES = {  # argument -> (path parameter, kind, whether a platform public reso
     "instance": ("instance_id", "service_instance", False),
     "visible_model": ("model_id", "model", True),
     "visible_instance": ("instance_id", "service_instance", True),
+    "job": ("job_id", "job", False),
+    "run": ("run_id", "job_run", False),
+    "policy": ("message_policy_id", "message_policy", False),
 }
 Source = Callable[[Call, dict[str, Any]], Any]  # (the request, what this request resolved so far) -> the argument's value
 Path = tuple[str, ...]  # keys into a JSON answer; "[]" steps into each item of an array
@@ -220,6 +223,8 @@ def _drawer(contract: Contract, operation: Operation) -> Callable[[Any, str], An
     schema = contract.resolve(response.get("content", {}).get("application/json", {}).get("schema", {}))
     properties = frozenset(schema.get("properties", {}))
     arrays = [name for name, sub in schema.get("properties", {}).items() if contract.resolve(sub).get("type") == "array"]
+    counted = [name for name, sub in schema.get("properties", {}).items() if contract.resolve(sub).get("type") == "integer"]
+    total = "total" if "total" in properties else (counted[0] if counted else "total")  # total_count in the tag lists
     item_schema = contract.resolve(schema["properties"][arrays[0]].get("items", {})) if arrays else {}
     item_properties = frozenset(item_schema.get("properties", {}))
     addresses = [_rewrite(path) for path in _address_paths(contract, schema)]
@@ -227,7 +232,7 @@ def _drawer(contract: Contract, operation: Operation) -> Callable[[Any, str], An
     def draw(result: Any, base_url: str) -> Any:
         if isinstance(result, Page):
             items = [_cut(item.record if isinstance(item, Entry) else item, item_properties) for item in result.items]
-            drawn: Any = {"total": result.total, arrays[0]: items}
+            drawn: Any = {total: result.total, arrays[0]: items}
         elif isinstance(result, dict) and properties:
             drawn = _cut(result, properties)
         else:

@@ -27,7 +27,7 @@ from ..fixture.scripts import Timing
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, check_writable, load_state, state_target
-from ..service import catalog, endpoints, instances, invocations, models, workspaces
+from ..service import catalog, endpoints, instances, invocations, jobs, messages, metrics, models, onboarding, runs, tags, workspaces
 from ..service.catalog import build_catalog, read_catalog
 from ..service.completions import ChunkShape
 from ..service.core import Actor, CompletionSettings, Service
@@ -55,6 +55,12 @@ SERVICE_OPERATIONS: dict[str, Callable[..., Any]] = {
     **models.OPERATIONS,
     **instances.OPERATIONS,
     **invocations.OPERATIONS,
+    **jobs.OPERATIONS,
+    **runs.OPERATIONS,
+    **onboarding.OPERATIONS,
+    **messages.OPERATIONS,
+    **metrics.OPERATIONS,
+    **tags.OPERATIONS,
 }
 
 
@@ -92,6 +98,7 @@ def build_service(
         lifecycle=Lifecycle(machines_from_contract(contract.document), settings.lifecycle),
         catalog=build_catalog(read_catalog(settings.catalog), check),
         completions=CompletionSettings(settings.completion_mode, settings.seed, shape),
+        require_agreement=settings.require_agreement,
     )
 
 

@@ -21,6 +21,8 @@ from mockfabric.config import Progression, Settings
 from ..helpers import SEED_ENDPOINT, SEED_INVOKE, SEED_MODEL, SEED_WORKSPACE, Api, seed_deploy
 
 TENANT_HEADERS = {"X-Auth-Token": "hostile-text", "X-Project-Id": "hostile-project"}
+JOB = {"name": "job", "type": "PYTHON_JOB", "version": {"name": "v1", "config": {}}}
+POLICY = {"message_type": "job", "name_pattern": "j", "notification_types": ["FAILED"], "topic_urn": "urn:smn:r:p:t"}
 TENANT = "hostile-project"
 LONE = "x\ud800y"
 
@@ -37,13 +39,24 @@ class World:
         self.ep = self.api.endpoint(self.ws, running=False)
         self.model = self.api.model(self.ws)
         self.instance = self.api.instance(self.ws, self.model["id"], self.ep, running=False)
+        self.job = self.api.ok("POST", f"/v1/workspaces/{self.ws}/jobs", JOB)
+        self.run = self.api.ok("POST", f"/v1/workspaces/{self.ws}/jobs/runs", self.run_body())["id"]
+        policies = {"message_notification_policy_list": [POLICY]}
+        self.policy = self.api.ok("POST", f"/v1/workspaces/{self.ws}/messages", policies)["id"]
         self.ids = {
             "workspace_id": self.ws,
             "endpoint_id": self.ep,
             "model_id": self.model["id"],
             "version_id": self.model["version_id"],
             "instance_id": self.instance,
+            "job_id": self.job["id"],
+            "run_id": self.run,
+            "message_policy_id": self.policy,
+            "project_id": TENANT,
         }
+
+    def run_body(self) -> dict[str, Any]:
+        return {"job": {"id": self.job["id"], "version_id": self.job["version_id"]}, "name": "run", "endpoint_id": self.ep}
 
     def bodies(self) -> dict[str, Any]:
         """A valid body of every operation that takes one: the hostile text is put into each of its strings."""
@@ -67,6 +80,17 @@ class World:
             "ControlScriptCompletion": {"tenant": TENANT, "instance_id": self.instance, "content": "scripted"},
             "ControlSetTiming": {"tenant": TENANT, "instance_id": self.instance, "ttft_ms": 0, "itl_ms": 0},
             "ControlSetQuota": {"tenant": TENANT, "endpoint_id": self.ep, "used": 0},
+            "CreateAgreement": {"agreements": [{"agreement_name": "fabric_service_agreement", "agreement_version": "20250101"}]},
+            "CreateAgency": {"policy_types": ["FABRIC_COMMON_POLICY"]},
+            "CreateJob": {**JOB, "name": "another"},
+            "UpdateJob": {"description": "d", "version": {"name": "v2", "config": {}}},
+            "RunJob": self.run_body(),
+            "CreateMessageNotificationPolicy": {"message_notification_policy_list": [POLICY]},
+            "UpdateMetricsConfig": {"enable": True},
+            "BatchCreateFabricWorkspaceTags": {"tags": [{"key": "env", "value": "dev"}], "sys_tags": [{"key": "k", "value": "v"}]},
+            "BatchDeleteFabricWorkspaceTags": {"tags": [{"key": "env", "value": "dev"}]},
+            "ListTagFabricWorkspaces": {"tags": [{"key": "env", "values": ["dev"]}], "matches": [{"key": "resource_name", "value": "w"}]},
+            "CountTagFabricWorkspaces": {"tags": [{"key": "env", "values": ["dev"]}]},
         }
 
     def send(self, operation: contracts.Operation, *, body: bytes | None = None, query: str = "", path_text: str | None = None) -> Any:

@@ -106,7 +106,7 @@ def test_verify_from_the_wheel_writes_junit_and_drift_report(installed: Path, em
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "CreateWorkspace" in result.stdout and "conforms" in result.stdout  # progress lines and the summary table
     report = json.loads((tmp_path / "drift.json").read_text())
-    assert report["conformed"] is True and report["generated_requests"] > 100 and len(report["operations"]) == 27
+    assert report["conformed"] is True and report["generated_requests"] > 100 and len(report["operations"]) == 58  # 57 and the sequences
     assert "object at 0x" not in (tmp_path / "drift.json").read_text() + (tmp_path / "junit.xml").read_text()
     operations = report["operations"]
     assert operations["ListWorkspaces"]["phases"]["positive"] > 0 and operations["CreateWorkspace"]["phases"]["stateful"] > 0
@@ -114,7 +114,7 @@ def test_verify_from_the_wheel_writes_junit_and_drift_report(installed: Path, em
     assert head.split()[:5] == ["operation", "requests", "positive", "negative", "stateful"]
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis's caches stay out of the working directory
     suite = ET.parse(tmp_path / "junit.xml").getroot()
-    assert suite.get("name") == "mockfabric-verify" and suite.get("failures") == "0" and len(suite.findall("testcase")) == 27
+    assert suite.get("name") == "mockfabric-verify" and suite.get("failures") == "0" and len(suite.findall("testcase")) == 58
 
     same = run(installed, tmp_path, "diff", "drift.json", "drift.json")
     assert same.returncode == 0 and "agree" in same.stdout

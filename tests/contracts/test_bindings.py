@@ -19,7 +19,15 @@ from tests.helpers import SEED_ENDPOINT, SEED_WORKSPACE, Api
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mockfabric"
 # Inputs the contract declares that the emulator accepts and does nothing with (listed, so a new one is a decision).
-ACCEPTED_AND_IGNORED = {"CreateEndpoint": {"config"}, "UpdateEndpoint": {"config"}}
+ACCEPTED_AND_IGNORED = {
+    "CreateEndpoint": {"config"},
+    "UpdateEndpoint": {"config"},
+    # the project the SDK puts in the tag paths: the caller's credential picks the tenant (contracts/README.md)
+    "BatchCreateFabricWorkspaceTags": {"project_id"},
+    "BatchDeleteFabricWorkspaceTags": {"project_id"},
+    "ListFabricProjectTags": {"project_id"},
+    "ListFabricWorkspaceTags": {"project_id"},
+}
 WEB_ONLY = ("flask", "werkzeug", "uvicorn", "uvloop", "httptools", "mockfabric.web", "mockfabric.serving", "mockfabric.asgi")
 
 

@@ -15,34 +15,33 @@ from mockfabric.contracts import CONTROL, PUBLIC, Contract, control_contract, lo
 from ..helpers import SEED_DEPLOY, SEED_ENDPOINT, SEED_INVOKE, SEED_MODEL, SEED_WORKSPACE, seed_deploy
 
 DOCUMENTED_SUCCESS = {"UpdateEndpoint": 202, "DeleteEndpoint": 202, "UpdateServiceInstance": 202, "DeleteServiceInstance": 202}
-INFERRED_SUCCESS = {"CreateEndpoint", "UpdateModelDefinition", "DeleteModelVersion", "ListFeatures", "InvokeModelService"}
-IN_SCOPE = {
-    "ShowAdminHealthCheck",
-    "ListFeatures",
-    "ListBaseModels",
-    "ListSpecs",
-    "CreateWorkspace",
-    "ListWorkspaces",
-    "UpdateWorkspace",
-    "DeleteWorkspace",
+INFERRED_SUCCESS = {
     "CreateEndpoint",
-    "ListEndpoints",
-    "ShowEndpoint",
-    "UpdateEndpoint",
-    "DeleteEndpoint",
-    "SubscribeEndpoint",
-    "CreateModelDefinition",
-    "ListModels",
     "UpdateModelDefinition",
-    "CleanupModel",
-    "ListModelVersions",
     "DeleteModelVersion",
-    "DeployServiceInstance",
-    "ListServicesInstances",
-    "ShowServiceInstanceDetail",
-    "UpdateServiceInstance",
-    "DeleteServiceInstance",
+    "ListFeatures",
     "InvokeModelService",
+    *("CreateAgreement", "DeleteAgreement", "ShowAgreement", "ShowAgreementRule", "CreateAgency", "ListAgency"),
+    *("CreateJob", "DeleteJob", "DeleteJobVersion", "ListJobVersions", "ListJobs", "UpdateJob"),
+    *("CancelJobRun", "ClearJobRun", "DeleteJobRun", "ListJobRuns", "RunJob", "ShowJobRunDetail"),
+    *("CreateMessageNotificationPolicy", "DeleteMessageNotificationPolicy", "ListMessageNotificationPolicy"),
+    *("BatchCreateFabricWorkspaceTags", "BatchDeleteFabricWorkspaceTags", "ListFabricProjectTags", "ListFabricWorkspaceTags"),
+    *("ListTagFabricWorkspaces", "ShowEndpointMetrics", "ShowQueryHistoryMetrics"),
+}
+# The Python SDK's 54 operations, InvokeModelService (Java SDK) and the two documented-only metrics operations.
+IN_SCOPE = {
+    *("ShowAdminHealthCheck", "ListFeatures", "ListBaseModels", "ListSpecs"),
+    *("CreateWorkspace", "ListWorkspaces", "UpdateWorkspace", "DeleteWorkspace"),
+    *("CreateEndpoint", "ListEndpoints", "ShowEndpoint", "UpdateEndpoint", "DeleteEndpoint", "SubscribeEndpoint"),
+    *("CreateModelDefinition", "ListModels", "UpdateModelDefinition", "CleanupModel", "ListModelVersions", "DeleteModelVersion"),
+    *("DeployServiceInstance", "ListServicesInstances", "ShowServiceInstanceDetail", "UpdateServiceInstance", "DeleteServiceInstance"),
+    "InvokeModelService",
+    *("CreateAgreement", "DeleteAgreement", "ShowAgreement", "ShowAgreementRule", "CreateAgency", "DeleteAgency", "ListAgency"),
+    *("CreateJob", "DeleteJob", "DeleteJobVersion", "ListJobVersions", "ListJobs", "UpdateJob"),
+    *("CancelJobRun", "ClearJobRun", "DeleteJobRun", "ListJobRuns", "RunJob", "ShowJobRunDetail"),
+    *("CreateMessageNotificationPolicy", "DeleteMessageNotificationPolicy", "ListMessageNotificationPolicy", "UpdateMetricsConfig"),
+    *("BatchCreateFabricWorkspaceTags", "BatchDeleteFabricWorkspaceTags", "CountTagFabricWorkspaces", "ListFabricProjectTags"),
+    *("ListFabricWorkspaceTags", "ListTagFabricWorkspaces", "ShowEndpointMetrics", "ShowQueryHistoryMetrics"),
 }
 
 
@@ -198,6 +197,8 @@ def inference_labels() -> dict[str, str]:
 
 
 def _label(document: dict[str, Any], path: tuple[str, ...]) -> str:
+    if path[0] == "paths" and len(path) == 3:
+        return f"{path[2].upper()} {path[1]}: the operation"
     if path[0] == "paths" and len(path) >= 5:
         where = f"{path[2].upper()} {path[1]}"
         if path[3] == "responses":
@@ -206,6 +207,8 @@ def _label(document: dict[str, Any], path: tuple[str, ...]) -> str:
         return f"{where}: parameter {parameter['name']}"
     if path[0] == "components":
         return "schema " + ".".join(part for part in path[2:] if part != "properties")
+    if path[0] == "x-lifecycle":
+        return f"lifecycle of {path[1]}"
     if path[0] == "x-error-codes":
         return f"error code {document['x-error-codes']['codes'][int(path[2])]['code']}"
     return "/".join(path)

@@ -46,7 +46,7 @@ def test_wheel_ships_contracts_and_loads_them_from_anywhere(tmp_path: Path) -> N
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "26"
+    assert result.stdout.strip() == "57"
 
 
 def test_importing_the_package_and_the_plugin_loads_nothing_heavy() -> None:

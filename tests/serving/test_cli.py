@@ -136,10 +136,14 @@ def test_bad_flags_env_values_and_files_are_one_line_and_exit_2(args: list[str],
 def test_lifecycle_policies_apply_to_every_kind_or_one() -> None:
     from mockfabric.config import Progression, parse_lifecycle
 
-    assert parse_lifecycle("instant") == {"endpoint": Progression("instant"), "service_instance": Progression("instant")}
+    assert parse_lifecycle("instant") == {kind: Progression("instant") for kind in ("endpoint", "service_instance", "job_run")}
     assert parse_lifecycle("time:3")["service_instance"] == Progression("time", seconds=3.0)
     mixed = parse_lifecycle("endpoint=manual, polls:4")  # per-kind entries win whatever their order
-    assert mixed == {"endpoint": Progression("manual"), "service_instance": Progression("polls", polls=4)}
+    assert mixed == {
+        "endpoint": Progression("manual"),
+        "service_instance": Progression("polls", polls=4),
+        "job_run": Progression("polls", polls=4),
+    }
 
 
 def test_version_and_help_show_what_a_user_needs() -> None:

@@ -23,7 +23,7 @@ def tenant_of(api: Api) -> str:
 
 def test_health(api: Api) -> None:
     reply = control(api, "GET", "health")
-    assert reply.status == 200 and reply.body["status"] == "ready" and reply.body["operations"] == 26
+    assert reply.status == 200 and reply.body["status"] == "ready" and reply.body["operations"] == 57
 
 
 @pytest.mark.parametrize(
