@@ -47,6 +47,17 @@ class Answers(Protocol):
     def take(self, tenant: str, instance_id: str) -> Scripted | None: ...
 
 
+class RunOutcomes(Protocol):
+    """How a job's next run is to end, if a test decided it (the fixture layer): {from, to, seconds, error_*}."""
+
+    def take(self, tenant: str, job_id: str) -> dict[str, Any] | None: ...
+
+
+class NoOutcomes:
+    def take(self, tenant: str, job_id: str) -> dict[str, Any] | None:
+        return None
+
+
 class NoAnswers:
     """Nothing decided beforehand: every answer is generated (or echoed)."""
 
@@ -85,6 +96,7 @@ class Service:
         self.catalog = catalog
         self.completions = completions
         self.answers: Answers = answers or NoAnswers()
+        self.run_outcomes: RunOutcomes = NoOutcomes()
         self.public: PublicResources = public_resources(catalog)
         self.require_agreement = require_agreement  # creations wait for the tenant's onboarding (service/onboarding.py)
         self.saving: Callable[[], dict[str, Any] | None] = lambda: None  # how state-file saves go, if there is one

@@ -79,6 +79,12 @@ class Lifecycle:
             )
             if progression.policy == "instant":
                 entry.pending.due = now
+            script = entry.script
+            if script is not None and script["from"] == status:  # a scripted way out instead of the progression
+                entry.pending = Pending(script["to"], "time", now + script["seconds"], 0)
+        elif entry.script is not None and entry.script["to"] == status:
+            entry.record.update((name, entry.script[name]) for name in ("error_code", "error_msg") if entry.script.get(name))
+            entry.script = None
 
     def force(
         self,
@@ -98,6 +104,13 @@ class Lifecycle:
             entry.record["error_code"] = error_code
         if error_msg:
             entry.record["error_msg"] = error_msg
+
+    def check_script(self, kind: str, source: str, target: str) -> None:
+        """ValueError unless leaving transient `source` for `target` is an edge of the kind's machine."""
+        machine = self.machines[kind]
+        if source not in machine.transient or not any(edge[:2] == (source, target) for edge in machine.edges):
+            edges = sorted(f"{a}->{b}" for a, b, _ in machine.edges if a in machine.transient)
+            raise ValueError(f"{source} -> {target} is not a way out of a transient status of {kind} ({', '.join(edges)})")
 
     def is_due(self, pending: Pending, now: float) -> bool:
         if pending.policy in ("time", "instant"):

@@ -37,7 +37,7 @@ def run_job(service: Service, actor: Actor, workspace: WorkspaceState, *, job: d
         "create_user": actor.ep_user(),
         "log_path": [{"type": "OBS", "path": f"obs://mockfabric-logs/{workspace.entry.record['id']}/runs/{run_id}/"}],
     }
-    entry = Entry(record, created_seq=service.store.next_seq())
+    entry = Entry(record, created_seq=service.store.next_seq(), script=service.run_outcomes.take(actor.tenant, job["id"]))
     workspace.runs[run_id] = entry
     service.lifecycle.enter(KIND, workspace, entry, record["status"], now)
     return record

@@ -62,6 +62,7 @@ class Entry:
     previous: dict[str, Any] | None = None  # endpoint as it was before its last update (ShowEndpoint ?version=PREVIOUS)
     versions: dict[str, dict[str, Any]] = field(default_factory=dict)  # model versions by id, oldest first
     created_seq: int = 0
+    script: dict[str, Any] | None = None  # a scripted way out of one status: from, to, seconds, error_code?, error_msg?
 
 
 @dataclass(slots=True)
@@ -170,13 +171,16 @@ def _plain(item: Any) -> dict[str, Any]:
     from the records on restore). Spelled out per type: it runs under the store lock for every object of a save,
     and a field table read with getattr made a 10 000-workspace snapshot ~70 % slower."""
     if isinstance(item, Entry):
-        return {
+        entry = {
             "record": item.record,
             "pending": item.pending,
             "previous": item.previous,
             "versions": item.versions,
             "created_seq": item.created_seq,
         }
+        if item.script is not None:
+            entry["script"] = item.script
+        return entry
     if isinstance(item, WorkspaceState):
         plain = {
             "entry": item.entry,
@@ -204,6 +208,7 @@ def _entry_from(data: dict[str, Any]) -> Entry:
         previous=data.get("previous"),
         versions=data.get("versions", {}),
         created_seq=data.get("created_seq", 0),
+        script=data.get("script"),
     )
 
 

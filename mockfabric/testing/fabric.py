@@ -132,6 +132,15 @@ class MockFabric:
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
         return self._control_json("POST", "status", body)
 
+    def script_run(
+        self, job_id: str, status: str = "SUCCEEDED", *, seconds: float = 0.0, error_code: str | None = None, error_msg: str | None = None
+    ) -> int:
+        """How the job's next run ends: `status` (SUCCEEDED or FAILED) after `seconds` RUNNING; returns how many are queued."""
+        body: dict[str, Any] = {"tenant": self.tenant, "job_id": job_id, "status": status, "seconds": seconds}
+        body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
+        queued: int = self._control_json("POST", "job-runs", body)["queued"]
+        return queued
+
     def set_quota(self, endpoint_id: str, *, total: int | None = None, used: int | None = None) -> dict[str, Any]:
         """Set an endpoint's tokens quota; once `used` reaches `total` its instances answer 400 (quota used up)."""
         body: dict[str, Any] = {"tenant": self.tenant, "endpoint_id": endpoint_id}

@@ -80,6 +80,7 @@ class World:
             "ControlScriptCompletion": {"tenant": TENANT, "instance_id": self.instance, "content": "scripted"},
             "ControlSetTiming": {"tenant": TENANT, "instance_id": self.instance, "ttft_ms": 0, "itl_ms": 0},
             "ControlSetQuota": {"tenant": TENANT, "endpoint_id": self.ep, "used": 0},
+            "ControlScriptJobRun": {"tenant": TENANT, "job_id": self.job["id"], "status": "FAILED", "error_msg": "boom"},
             "CreateAgreement": {"agreements": [{"agreement_name": "fabric_service_agreement", "agreement_version": "20250101"}]},
             "CreateAgency": {"policy_types": ["FABRIC_COMMON_POLICY"]},
             "CreateJob": {**JOB, "name": "another"},

@@ -242,3 +242,23 @@ def test_with_require_agreement_creations_wait_for_the_onboarding() -> None:
     assert client.post("/v1/workspaces", json={"name": "first"}, headers=headers).status_code == 400  # no agency yet
     client.post("/v1/agency", json={"policy_types": ["FABRIC_COMMON_POLICY"]}, headers=headers)
     assert client.post("/v1/workspaces", json={"name": "first"}, headers=headers).status_code == 200
+
+
+def test_a_scripted_outcome_decides_how_a_jobs_next_run_ends(api: Api) -> None:
+    ws = api.workspace()
+    endpoint, job = api.endpoint(ws), _job(api, ws)
+    tenant = api.ok("GET", "/_mockfabric/requests", query={"limit": 1})["requests"][0]["tenant"]
+    script = {"tenant": tenant, "job_id": job["id"], "status": "FAILED", "seconds": 10, "error_code": "JOB.0001", "error_msg": "OOM"}
+    assert api.ok("POST", "/_mockfabric/job-runs", script) == {"queued": 1}
+    scripted, plain = _run(api, ws, job, endpoint, "scripted"), _run(api, ws, job, endpoint, "plain")
+    api.clock.advance(3)
+    assert api.ok("GET", f"/v1/workspaces/{ws}/jobs/runs/{scripted}")["status"] == "RUNNING"
+    api.clock.advance(9)
+    assert api.ok("GET", f"/v1/workspaces/{ws}/jobs/runs/{scripted}")["status"] == "RUNNING"  # 9 of its 10 s
+    api.clock.advance(1)
+    failed = api.ok("GET", f"/v1/workspaces/{ws}/jobs/runs/{scripted}")
+    assert (failed["status"], failed["error_code"], failed["error_msg"], failed["duration"]) == ("FAILED", "JOB.0001", "OOM", 13)
+    assert api.ok("GET", f"/v1/workspaces/{ws}/jobs/runs/{plain}")["status"] == "SUCCEEDED"  # the next run is not scripted
+    refused = api.call("POST", "/_mockfabric/job-runs", {**script, "status": "STOPPING", "seconds": 1})
+    assert refused.status == 200  # RUNNING -> STOPPING is an edge of the machine (a cancel), so it may be scripted
+    api.error("POST", "/_mockfabric/job-runs", {**script, "status": "PENDING"})

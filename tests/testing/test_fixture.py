@@ -75,3 +75,27 @@ def test_connect_to_an_emulator_elsewhere_with_a_control_token() -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
         process.communicate(timeout=5)
+
+
+def test_the_handle_scripts_a_job_runs_end_and_sets_an_endpoints_quota() -> None:
+    with MockFabric(lifecycle="instant") as fabric:
+        session = requests.Session()
+        session.headers.update(fabric.headers)
+        base = fabric.base_url
+        ws = session.post(f"{base}/v1/workspaces", json={"name": "handle-ws"}).json()["id"]
+        endpoint = session.post(f"{base}/v1/workspaces/{ws}/endpoints", json={"name": "ep", "type": "inference"}).json()["id"]
+        job = session.post(
+            f"{base}/v1/workspaces/{ws}/jobs", json={"name": "j", "type": "RAY_JOB", "version": {"name": "v1", "config": {}}}
+        ).json()
+        assert fabric.script_run(job["id"], "FAILED", seconds=5, error_msg="lost a worker") == 1
+        run = session.post(
+            f"{base}/v1/workspaces/{ws}/jobs/runs",
+            json={"job": {"id": job["id"], "version_id": job["version_id"]}, "name": "r", "endpoint_id": endpoint},
+        ).json()["id"]
+        assert session.get(f"{base}/v1/workspaces/{ws}/jobs/runs/{run}").json()["status"] == "RUNNING"  # instant, then its 5 s
+        fabric.advance(5)
+        shown = session.get(f"{base}/v1/workspaces/{ws}/jobs/runs/{run}").json()
+        assert (shown["status"], shown["error_msg"]) == ("FAILED", "lost a worker")
+        assert fabric.set_quota(endpoint, total=5, used=5)["used"] == 5
+        with pytest.raises(ControlError):
+            fabric.script_run(job["id"], "PENDING")
