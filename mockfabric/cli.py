@@ -116,6 +116,9 @@ def _build_parser() -> _Parser:
     compare = sub.add_parser("diff", help="compare two drift reports (e.g. emulator vs real service); exit 1 when they differ")
     compare.add_argument("first")
     compare.add_argument("second")
+    fixtures = sub.add_parser("fixtures", help="answer fixture files").add_subparsers(dest="action", required=True, parser_class=_Parser)
+    check = fixtures.add_parser("check", help="validate fixture files (YAML or JSON, or directories of them); exit 2 on a problem")
+    check.add_argument("paths", nargs="+", metavar="PATH")
     return parser
 
 
@@ -199,8 +202,21 @@ def _serve(args: argparse.Namespace) -> int:
         return exc.exit_code
 
 
+def _fixtures(args: argparse.Namespace) -> int:
+    from .fixture.answers import check_files
+    from .web.app import fixture_check
+
+    good, problems = check_files(args.paths, fixture_check)
+    for problem in problems:
+        print(f"mockfabric: {problem}", file=sys.stderr)
+    print(f"{good} fixture(s) fine, {len(problems)} problem(s)")
+    return 2 if problems else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "fixtures":
+        return _fixtures(args)
     if args.command == "verify":
         return _verify(args)
     if args.command == "diff":

@@ -107,6 +107,11 @@ def parse_hosts(text: str) -> tuple[str, ...]:
     return hosts
 
 
+def parse_paths(text: str) -> tuple[str, ...]:
+    """`a.yaml,fixtures/` -> the paths, in order (checked when they are loaded)."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def parse_int(text: str) -> int:
     try:
         return int(text.strip())
@@ -229,6 +234,17 @@ class Settings:
         32 * 1024 * 1024,
         parse_int,
         "memory the request journal may hold, in bytes (default 33554432 = 32 MiB); the oldest entries go first",
+    )
+    fixtures: tuple[str, ...] = _setting(
+        (),
+        parse_paths,
+        "answer fixture files or directories (YAML or JSON), comma-separated, loaded in order at start (default: none)",
+    )
+    strict_fixtures: bool = _setting(
+        False, parse_bool, "an invocation no scripted answer or fixture matches answers 501 instead of generated text (default false)"
+    )
+    fault_header: bool = _setting(
+        True, parse_bool, "apply the X-Mockfabric-Fault header of a request to that request (true/false; default true)"
     )
     require_agreement: bool = _setting(
         False,

@@ -71,7 +71,7 @@ class Problem:
 
 def _problem(error: ValidationError, root: str) -> Problem:
     path = ".".join(str(part) for part in error.absolute_path)
-    where = f"{root}.{path}" if path else root
+    where = f"{root}.{path}" if path and root else (path or root)
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in cast(list[str], error.validator_value) if name not in error.instance]
         if missing:

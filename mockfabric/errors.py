@@ -126,6 +126,13 @@ class QuotaExhausted(ApiError):
     error_code = "dataartsfabric.00010017"
 
 
+class NotScripted(ApiError):
+    """Strict fixtures: an invocation that no scripted answer or fixture decides (the emulator's own code)."""
+
+    status = 501
+    error_code = "mockfabric.00000501"
+
+
 class GatewayError(ApiError):
     """Answered by Huawei's API Gateway in front of the service, not by the service: an APIG.* code, the gateway's own
     message where it documents one (`documented_msg`; the constructor's text stays in logs and `str()`), and the

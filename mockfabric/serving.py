@@ -34,6 +34,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .asgi import AsgiFront
 from .config import ConfigError, Settings
 from .errors import ApiError, MalformedRequest, RequestTimeout, new_request_id
+from .fixture.answers import FixtureError
 from .identities import CredentialsError
 from .persistence import StateFileError
 from .service.catalog import CatalogError
@@ -279,7 +280,7 @@ def serve(
     """Serve until SIGTERM/SIGINT. The first line printed starts `mockfabric serving on <base URL>`; `notes` follow it."""
     try:
         server = Server(settings)
-    except (StateFileError, CredentialsError, CatalogError, ConfigError) as exc:
+    except (StateFileError, CredentialsError, CatalogError, ConfigError, FixtureError) as exc:
         raise ServeError(str(exc)) from None
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()

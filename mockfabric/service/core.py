@@ -8,7 +8,7 @@ web adapter (`web/adapter.py`) binds them to the contract.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,10 +41,23 @@ class Actor:
         return {"domain_name": self.domain_name, "user_name": self.user_name}
 
 
-class Answers(Protocol):
-    """Where an invocation's answer may have been decided beforehand (the fixture layer's scripts)."""
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What an invocation asks, as an answer decided beforehand may be chosen by it."""
 
-    def take(self, tenant: str, instance_id: str) -> Scripted | None: ...
+    tenant: str
+    workspace_id: str
+    workspace_name: str
+    instance_id: str
+    instance_name: str
+    body: Mapping[str, Any]
+
+
+class Answers(Protocol):
+    """Where an invocation's answer may have been decided beforehand (the fixture layer: scripts, fixtures); it may
+    also refuse to let the service make one up (an ApiError)."""
+
+    def take(self, question: Question) -> Scripted | None: ...
 
 
 class RunOutcomes(Protocol):
@@ -61,7 +74,7 @@ class NoOutcomes:
 class NoAnswers:
     """Nothing decided beforehand: every answer is generated (or echoed)."""
 
-    def take(self, tenant: str, instance_id: str) -> Scripted | None:
+    def take(self, question: Question) -> Scripted | None:
         return None
 
 

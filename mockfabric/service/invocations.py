@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import ApiError, NotRunning, QuotaExhausted, RuleViolated
 from .catalog import ModelLimits
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
-from .core import Actor, Service
+from .core import Actor, Question, Service
 from .metrics import record_usage
 from .store import Entry, WorkspaceState
 
@@ -58,7 +58,7 @@ def invoke(
         created=int(service.now()),
         model=instance.record["id"],
         draft=draft,
-        scripted=service.answers.take(actor.tenant, instance.record["id"]),
+        scripted=service.answers.take(_question(actor, workspace, instance, body)),
         reasoning=limits is not None and limits.reasoning,
     )
     total = completion.prompt_tokens + completion.completion_tokens
@@ -72,6 +72,11 @@ def invoke(
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
         shape=service.completions.shape,
     )
+
+
+def _question(actor: Actor, workspace: WorkspaceState, instance: Entry, body: Mapping[str, Any]) -> Question:
+    ws = workspace.entry.record
+    return Question(actor.tenant, ws["id"], ws["name"], instance.record["id"], instance.record["name"], body)
 
 
 def _running_endpoint(workspace: WorkspaceState, instance: Entry) -> Entry:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -140,6 +141,26 @@ class MockFabric:
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
         queued: int = self._control_json("POST", "job-runs", body)["queued"]
         return queued
+
+    def add_fixture(self, match: dict[str, Any], answer: dict[str, Any], *, times: int | None = None) -> int:
+        """Add one answer fixture after those loaded (see `contracts/control.openapi.yaml` Fixture); returns how many
+        are loaded. Fixtures are the emulator's, not the tenant's: match `instance` to keep them to this test's."""
+        fixture: dict[str, Any] = {"match": match, "answer": answer}
+        if times is not None:
+            fixture["times"] = times
+        loaded: int = self._control_json("POST", "fixtures", {"fixtures": [fixture]})["fixtures"]
+        return loaded
+
+    def load_fixtures(self, path: str) -> int:
+        """Add the fixtures of a YAML or JSON fixture file (read here, sent through the control API)."""
+        from ..fixture.answers import read_fixture_file
+
+        loaded: int = self._control_json("POST", "fixtures", {"fixtures": list(read_fixture_file(Path(path)))})["loaded"]
+        return loaded
+
+    def clear_fixtures(self) -> int:
+        removed: int = self._control_json("DELETE", "fixtures")["removed"]
+        return removed
 
     def set_quota(self, endpoint_id: str, *, total: int | None = None, used: int | None = None) -> dict[str, Any]:
         """Set an endpoint's tokens quota; once `used` reaches `total` its instances answer 400 (quota used up)."""

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -19,10 +19,11 @@ from werkzeug.exceptions import HTTPException
 from .. import contracts
 from ..clock import ControllableClock, ControlledClock
 from ..config import Settings
-from ..errors import ApiError, InjectedError, InternalError, Unauthorized
+from ..errors import ApiError, InjectedError, InternalError, MalformedRequest, Unauthorized, ValidationFailed
 from ..fixture import controls as control_operations
+from ..fixture.answers import Fixtures
 from ..fixture.controls import Controls
-from ..fixture.faults import FaultRule, error_of
+from ..fixture.faults import EFFECT_FIELDS, FaultEffect, FaultMatch, FaultRule, error_of
 from ..fixture.scripts import Timing
 from ..identities import load_identities
 from ..ids import IdFactory
@@ -107,7 +108,14 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     settings = settings or Settings()
     contract = contracts.public_contract()
     service = build_service(settings, contract, clock, store)
-    controls = Controls(service, seed=settings.seed, timing=Timing(settings.ttft_ms, settings.itl_ms), journal_bytes=settings.journal_bytes)
+    controls = Controls(
+        service,
+        seed=settings.seed,
+        timing=Timing(settings.ttft_ms, settings.itl_ms),
+        journal_bytes=settings.journal_bytes,
+        fixtures=load_fixtures(settings.fixtures),
+        strict_fixtures=settings.strict_fixtures,
+    )
     throttle = Throttle(settings.rate_limit, service.clock, contract.operations)
     emulator = Emulator(settings, contract, service, controls, throttle, os.getpid())
     if settings.state_file:
@@ -140,6 +148,43 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)
     app.wsgi_app = Front(app.wsgi_app, controls.journal, service.clock, lambda: emulator.saver, emulator.pid, guard)  # type: ignore[method-assign]
     return app
+
+
+FAULT_HEADER = "x-mockfabric-fault"
+
+
+def header_fault(environ: dict[str, Any]) -> FaultRule | None:
+    """The request's own fault (`X-Mockfabric-Fault: {"status": 429}`): the effects of a fault rule, for this request
+    only; MalformedRequest for a value that is not a JSON object, ValidationFailed for a field it may not have."""
+    text = next((value for name, value in request_headers(environ) if name == FAULT_HEADER), None)
+    if text is None:
+        return None
+    try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise MalformedRequest(f"X-Mockfabric-Fault: not JSON ({exc})") from None
+    if not isinstance(spec, dict) or not spec:
+        raise MalformedRequest('X-Mockfabric-Fault: expected a JSON object of fault effects, e.g. {"status": 429}')
+    misplaced = sorted(set(spec) - EFFECT_FIELDS)
+    if misplaced:
+        raise ValidationFailed(f"X-Mockfabric-Fault: {', '.join(misplaced)} is not an effect ({', '.join(sorted(EFFECT_FIELDS))})")
+    problem = contracts.control_contract().component_check("FaultSpec").problem(spec)
+    if problem is not None:
+        raise ValidationFailed(f"X-Mockfabric-Fault: {problem}")
+    return FaultRule("header", FaultMatch(), FaultEffect(**spec))
+
+
+def fixture_check(spec: Any) -> str | None:
+    """A fixture's first problem against the control contract's Fixture schema, or None."""
+    problem = contracts.control_contract().component_check("Fixture").problem(spec)
+    return None if problem is None else str(problem)
+
+
+def load_fixtures(paths: Sequence[str]) -> Fixtures:
+    """The fixtures of the files named (FixtureError, naming file, index and field, for the first bad one)."""
+    fixtures = Fixtures(fixture_check)
+    fixtures.load(paths)
+    return fixtures
 
 
 def _base_url(environ: Mapping[str, Any]) -> str:
@@ -200,9 +245,10 @@ def _view(
         actor = actor_of()
         exchange.tenant = actor.tenant
         fault = None
-        if public_operation:  # the gateway's throttling, then the fault rules (control operations have neither)
+        if public_operation:  # the gateway's throttling, then this request's fault header or a fault rule
             emulator.throttle.admit(operation.operation_id, actor.tenant)
-            fault = controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant)
+            fault = header_fault(current.environ) if emulator.settings.fault_header else None
+            fault = fault or controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant)
         if fault is not None:
             exchange.fault = fault.id
             dropped = _apply_fault(fault, handover_of(current.environ))

@@ -81,6 +81,7 @@ class World:
             "ControlSetTiming": {"tenant": TENANT, "instance_id": self.instance, "ttft_ms": 0, "itl_ms": 0},
             "ControlSetQuota": {"tenant": TENANT, "endpoint_id": self.ep, "used": 0},
             "ControlScriptJobRun": {"tenant": TENANT, "job_id": self.job["id"], "status": "FAILED", "error_msg": "boom"},
+            "ControlAddFixtures": {"fixtures": [{"match": {"user": {"contains": "x"}}, "answer": {"content": "y"}}]},
             "CreateAgreement": {"agreements": [{"agreement_name": "fabric_service_agreement", "agreement_version": "20250101"}]},
             "CreateAgency": {"policy_types": ["FABRIC_COMMON_POLICY"]},
             "CreateJob": {**JOB, "name": "another"},

@@ -65,3 +65,20 @@ def test_openai_example_runs() -> None:
         credentials = {"token": fabric.headers["X-Auth-Token"], "project_id": fabric.tenant}
         whole, streamed = ask(fabric.base_url, deployed.workspace, deployed.instance, "echo me back", **credentials)
     assert whole == streamed == "echo me back"
+
+
+def test_fixture_file_and_example_run(tmp_path: Path) -> None:
+    from .flow import deploy
+
+    path = tmp_path / "answers.yaml"
+    path.write_text(block_after("<!-- fixtures-file", "yaml"), encoding="utf-8")
+    checked = subprocess.run(
+        [sys.executable, "-m", "mockfabric", "fixtures", "check", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0 and "3 fixture(s) fine, 0 problem(s)" in checked.stdout, checked.stderr
+    code = block_after("<!-- fixtures-example", "python")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    test = namespace["test_scripted_answers"]
+    assert callable(test)
+    test(str(path), lambda fabric: deploy(fabric).invoke_url)

@@ -1,0 +1,177 @@
+"""Answer fixtures over a real socket: every match condition, load order, `times`, errors, files at start, strict
+mode; and the per-request fault header with each kind of effect."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from mockfabric import MockFabric
+from mockfabric.testing.streams import chunk_rule_problems, parse_sse
+
+from .flow import Deployed, deploy
+
+HELLO = {"messages": [{"role": "user", "content": "hello there"}], "stream": False}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockFabric]:
+    with MockFabric() as fabric:
+        yield fabric
+
+
+@pytest.fixture
+def deployed(server: MockFabric) -> Iterator[Deployed]:
+    flow = deploy(server.for_tenant())
+    yield flow
+    flow.fabric.clear_fixtures()
+    flow.fabric.reset()
+
+
+def answer(flow: Deployed, body: dict[str, object] = HELLO, **headers: str) -> requests.Response:
+    return flow.session.post(flow.invoke_url, json=body, headers=headers, timeout=30)
+
+
+def content(reply: requests.Response) -> str:
+    text: str = reply.json()["choices"][0]["message"]["content"]
+    return text
+
+
+@pytest.mark.parametrize(
+    ("condition", "matching", "other"),
+    [
+        ({"user": {"equals": "hello there"}}, HELLO, {**HELLO, "messages": [{"role": "user", "content": "bye"}]}),
+        ({"user": {"contains": "there"}}, HELLO, {**HELLO, "messages": [{"role": "user", "content": "where"}]}),
+        ({"user": {"regex": "^hel+o"}}, HELLO, {**HELLO, "messages": [{"role": "user", "content": "oh hello"}]}),
+        (
+            {"system": {"contains": "pirate"}},
+            {**HELLO, "messages": [{"role": "system", "content": "talk like a pirate"}, {"role": "user", "content": "hi"}]},
+            HELLO,
+        ),
+        ({"model": {"equals": "qwen"}}, {**HELLO, "model": "qwen"}, {**HELLO, "model": "glm"}),
+        (
+            {"turn": 2},
+            {
+                **HELLO,
+                "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+            },
+            HELLO,
+        ),
+        ({"stream": False}, HELLO, {**HELLO, "stream": True}),
+        ({"workspace": {"equals": "invoke-ws"}}, HELLO, None),
+    ],
+)
+def test_each_condition_picks_its_requests(
+    deployed: Deployed, condition: dict[str, object], matching: dict[str, object], other: object
+) -> None:
+    deployed.fabric.add_fixture({**condition, "instance": {"equals": deployed.instance}}, {"content": "from the fixture"})
+    assert content(answer(deployed, matching)) == "from the fixture"
+    if isinstance(other, dict):
+        reply = answer(deployed, other)
+        text = parse_sse(reply.text.splitlines(keepends=True)).content() if other.get("stream") else content(reply)
+        assert text != "from the fixture"
+
+
+def test_the_first_match_answers_and_times_are_used_up(deployed: Deployed) -> None:
+    mine = {"instance": {"equals": deployed.instance}}
+    deployed.fabric.add_fixture({**mine, "user": {"contains": "hello"}}, {"content": "first", "reasoning_content": "why"}, times=2)
+    deployed.fabric.add_fixture(mine, {"content": "second"})
+    first = answer(deployed).json()["choices"][0]["message"]
+    assert (first["content"], first["reasoning_content"]) == ("first", "why")
+    streamed = parse_sse(answer(deployed, {**HELLO, "stream": True}).text.splitlines(keepends=True))
+    assert streamed.content() == "first" and chunk_rule_problems(streamed) == []
+    assert "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in streamed.chunks if c["choices"]) == "why"
+    assert content(answer(deployed)) == "second"  # the first one's two times are used up
+    listed = deployed.fabric._control_json("GET", "fixtures")["fixtures"]
+    assert [(f["answer"]["content"], f["used"]) for f in listed] == [("second", 1)]
+
+
+def test_a_scripted_answer_comes_before_a_fixture_and_a_fixture_can_answer_an_error(deployed: Deployed) -> None:
+    deployed.fabric.add_fixture(
+        {"instance": {"equals": deployed.instance}}, {"error": {"status": 429, "error_code": "APIG.0308", "error_msg": "slow down"}}
+    )
+    deployed.fabric.script_completion(deployed.instance, "scripted wins")
+    assert content(answer(deployed)) == "scripted wins"
+    refused = answer(deployed)
+    assert refused.status_code == 429 and refused.json() == {"error_code": "APIG.0308", "error_msg": "slow down"}
+
+
+def test_fixture_files_at_start_and_strict_mode(tmp_path: Path) -> None:
+    path = tmp_path / "answers.yaml"
+    path.write_text("fixtures:\n  - match: {user: {contains: weather}}\n    answer: {content: Sunny.}\n", encoding="utf-8")
+    with MockFabric(fixtures=str(path), strict_fixtures=True) as fabric:
+        flow = deploy(fabric)
+        weather = {"messages": [{"role": "user", "content": "the weather?"}], "stream": False}
+        assert content(answer(flow, weather)) == "Sunny."
+        refused = answer(flow, HELLO)
+        assert refused.status_code == 501 and refused.json()["error_code"] == "mockfabric.00000501"
+        message = refused.json()["error_msg"]
+        assert flow.instance in message and "'hello there'" in message and "answers.yaml#0 (0 of 1 conditions)" in message
+
+
+def test_a_bad_fixture_file_refuses_the_start_and_the_check_names_file_index_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        json.dumps(
+            {
+                "fixtures": [
+                    {"match": {"any": True}, "answer": {"content": "ok"}},
+                    {"match": {"user": {"sounds": "x"}}, "answer": {"content": "y"}},
+                ]
+            }
+        )
+    )
+    done = subprocess.run([sys.executable, "-m", "mockfabric", "fixtures", "check", str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"{bad}: fixture 1: " in done.stderr and "match.user" in done.stderr, done.stderr
+    assert "1 fixture(s) fine, 1 problem(s)" in done.stdout
+    served = subprocess.run(
+        [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--fixtures", str(bad)], capture_output=True, text=True, timeout=60
+    )
+    assert served.returncode != 0 and served.stderr.count("\n") == 1 and "bad.yaml#1" in served.stderr, served.stderr
+
+
+@pytest.mark.parametrize(
+    ("effect", "check"),
+    [
+        ({"status": 429, "retry_after": 2}, lambda r: r.status_code == 429 and r.headers["Retry-After"] == "2"),
+        (
+            {"status": 503, "error_code": "X.1", "error_msg": "down for now"},
+            lambda r: r.status_code == 503 and r.json()["error_code"] == "X.1",
+        ),
+        ({"latency_ms": 300}, lambda r: r.status_code == 200 and r.elapsed.total_seconds() >= 0.3),
+    ],
+)
+def test_the_fault_header_applies_to_its_request_only(deployed: Deployed, effect: dict[str, object], check: object) -> None:
+    reply = answer(deployed, **{"X-Mockfabric-Fault": json.dumps(effect)})
+    assert callable(check) and check(reply), (reply.status_code, reply.text[:200])
+    assert answer(deployed).status_code == 200  # the next request is untouched
+    journaled = deployed.fabric.requests(operation="InvokeModelService")
+    assert journaled[-2]["fault"] == "header"
+
+
+def test_the_fault_header_cuts_or_breaks_a_stream(deployed: Deployed) -> None:
+    cut = answer(deployed, {**HELLO, "stream": True}, **{"X-Mockfabric-Fault": '{"stream_error_after": 2}'})
+    stream = parse_sse(cut.text.splitlines(keepends=True))
+    events = stream.chunks
+    assert len(events) == 3 and "[DONE]" not in cut.text and events[-1]["error_code"] == "dataartsfabric.00000001"
+
+
+def test_a_bad_fault_header_is_a_clear_400(deployed: Deployed) -> None:
+    not_json = answer(deployed, **{"X-Mockfabric-Fault": "{status: 429"})
+    assert not_json.status_code == 400 and not_json.json()["error_msg"].startswith("X-Mockfabric-Fault: not JSON")
+    matcher = answer(deployed, **{"X-Mockfabric-Fault": '{"tenant": "someone"}'})
+    assert matcher.status_code == 400 and "tenant is not an effect" in matcher.json()["error_msg"]
+    out_of_range = answer(deployed, **{"X-Mockfabric-Fault": '{"status": 200}'})
+    assert out_of_range.status_code == 400 and out_of_range.json()["error_msg"].startswith("X-Mockfabric-Fault: ")
+
+
+def test_the_fault_header_is_ignored_when_switched_off() -> None:
+    with MockFabric(fault_header=False) as fabric:
+        flow = deploy(fabric)
+        assert answer(flow, **{"X-Mockfabric-Fault": '{"status": 500}'}).status_code == 200
