@@ -87,12 +87,16 @@ class Completion:
         """The answers' tokens, reasoning included (as reasoning models count them; inferred for this service)."""
         return sum(len(choice.tokens) + len(choice.reasoning or ()) for choice in self.choices)
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        """Token counts; with reasoning, how many of the completion's tokens were reasoning (OpenAI's field)."""
+        usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
+        if any(choice.reasoning is not None for choice in self.choices):
+            usage["completion_tokens_details"] = {"reasoning_tokens": sum(len(choice.reasoning or ()) for choice in self.choices)}
+        return usage
 
     def as_json(self) -> dict[str, Any]:
         choices = []

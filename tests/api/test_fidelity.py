@@ -13,6 +13,7 @@ import pytest
 from mockfabric import create_app
 from mockfabric.clock import ManualClock
 from mockfabric.config import ConfigError, Settings, parse_rate_limits
+from mockfabric.service.completions import tokenize
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 from tests.helpers import SEED_MODEL, Api
 
@@ -122,6 +123,8 @@ def test_a_reasoning_model_streams_its_reasoning_before_its_content(api: Api) ->
     assert message["reasoning_content"] == "".join(d.get("reasoning_content", "") for d in deltas)
     assert message["content"] == "".join(d.get("content", "") for d in deltas)
     assert plain["usage"] == stream.chunks[-1]["usage"] and plain["usage"]["completion_tokens"] > len(message["content"].split())
+    reasoning_tokens = plain["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    assert reasoning_tokens == len(tokenize(message["reasoning_content"])) and reasoning_tokens < plain["usage"]["completion_tokens"]
 
 
 def test_an_endpoint_whose_quota_is_used_up_answers_no_more(api: Api) -> None:

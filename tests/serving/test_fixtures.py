@@ -82,8 +82,10 @@ def test_the_first_match_answers_and_times_are_used_up(deployed: Deployed) -> No
     mine = {"instance": {"equals": deployed.instance}}
     deployed.fabric.add_fixture({**mine, "user": {"contains": "hello"}}, {"content": "first", "reasoning_content": "why"}, times=2)
     deployed.fabric.add_fixture(mine, {"content": "second"})
-    first = answer(deployed).json()["choices"][0]["message"]
+    reply = answer(deployed).json()
+    first = reply["choices"][0]["message"]
     assert (first["content"], first["reasoning_content"]) == ("first", "why")
+    assert reply["usage"]["completion_tokens_details"] == {"reasoning_tokens": 1} and reply["usage"]["completion_tokens"] == 2
     streamed = parse_sse(answer(deployed, {**HELLO, "stream": True}).text.splitlines(keepends=True))
     assert streamed.content() == "first" and chunk_rule_problems(streamed) == []
     assert "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in streamed.chunks if c["choices"]) == "why"
