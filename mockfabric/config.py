@@ -205,6 +205,9 @@ class Settings:
     catalog: str | None = _setting(None, str, "YAML file with specs, base_models and features (default: the built-in catalog)")
     ttft_ms: int = _setting(0, parse_int, "time to first token of invocations, ms (default 0)")
     itl_ms: int = _setting(0, parse_int, "inter-token latency of invocations, ms (default 0)")
+    ttft_jitter_ms: float = _setting(0.0, parse_float, "standard deviation of the time to first token, ms, seeded per request (default 0)")
+    itl_jitter_ms: float = _setting(0.0, parse_float, "standard deviation of the inter-token latency, ms, seeded per request (default 0)")
+    prefill_us_per_token: float = _setting(0.0, parse_float, "time to first token added per prompt token, microseconds (default 0)")
     shutdown_timeout: float = _setting(10.0, parse_float, "seconds in-flight requests and streams get to finish on SIGTERM (default 10)")
     read_timeout: float = _setting(
         10.0, parse_float, "seconds a client may pause while sending a request, or stop reading a stream, before it is dropped (default 10)"
@@ -292,8 +295,8 @@ class Settings:
             raise ConfigError(f"stream-chunk-tokens must be 1..4096, not {self.stream_chunk_tokens}")
         if self.journal_bytes < 64 * 1024:
             raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
-        if self.ttft_ms < 0 or self.itl_ms < 0:
-            raise ConfigError("ttft-ms and itl-ms must not be negative")
+        if min(self.ttft_ms, self.itl_ms, self.ttft_jitter_ms, self.itl_jitter_ms, self.prefill_us_per_token) < 0:
+            raise ConfigError("ttft-ms, itl-ms, their jitters and prefill-us-per-token must not be negative")
         if not is_loopback(self.host) and not self.control_token:
             raise ConfigError(
                 f"host {self.host} is not a loopback address: set a control token (--control-token or "

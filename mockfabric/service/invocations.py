@@ -22,6 +22,7 @@ class Invocation:
     stream: bool
     include_usage: bool
     shape: ChunkShape = DOCUMENTED_SHAPE
+    seed: int = 0  # the request's own seed: the same request is paced alike
 
 
 def prepare(service: Service, body: Mapping[str, Any]) -> Draft:
@@ -71,6 +72,7 @@ def invoke(
         stream=body.get("stream", True),
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
         shape=service.completions.shape,
+        seed=draft.seed,
     )
 
 

@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     controls = Controls(
         service,
         seed=settings.seed,
-        timing=Timing(settings.ttft_ms, settings.itl_ms),
+        timing=Timing(settings.ttft_ms, settings.itl_ms, settings.ttft_jitter_ms, settings.itl_jitter_ms, settings.prefill_us_per_token),
         journal_bytes=settings.journal_bytes,
         fixtures=load_fixtures(settings.fixtures),
         strict_fixtures=settings.strict_fixtures,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -53,6 +54,23 @@ def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
         yield chunk
 
 
+def _pacer(timing: Timing, invocation: Invocation) -> Callable[..., float]:
+    """Seconds before the first token and before each next one: the means, drawn around them when jitter is set
+    (seeded by the request, so the same request is paced alike), prefill time per prompt token before the first."""
+    prefill_ms = timing.prefill_us_per_token * invocation.completion.prompt_tokens / 1000
+    if not (timing.ttft_jitter_ms or timing.itl_jitter_ms):
+        ttft, itl = (timing.ttft_ms + prefill_ms) / 1000, timing.itl_ms / 1000
+        return lambda first: ttft if first else itl
+    draw = random.Random(invocation.seed).gauss
+
+    def pace(first: bool) -> float:
+        if first:
+            return (max(0.0, draw(timing.ttft_ms, timing.ttft_jitter_ms)) + prefill_ms) / 1000
+        return max(0.0, draw(timing.itl_ms, timing.itl_jitter_ms)) / 1000
+
+    return pace
+
+
 def _steps(
     invocation: Invocation, timing: Timing, clock: Clock, fault: Fault | None, check_chunk: Callable[[Any], None] | None
 ) -> Iterator[Step]:
@@ -61,6 +79,7 @@ def _steps(
     manual clock waits for nothing), an injected stall is real time."""
     rule_id, effect = fault if fault is not None else ("", FaultEffect())
     cut, error_after = effect.stream_cut_after, effect.stream_error_after
+    pace = _pacer(timing, invocation)
     content_seen = False
     for sent, chunk in enumerate(invocation.completion.chunks(invocation.include_usage, invocation.shape)):
         if cut is not None and sent >= cut:
@@ -80,9 +99,9 @@ def _steps(
                 content_seen = True
                 if effect.stall_ms:
                     stall = effect.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
-                delay = timing.ttft_ms / 1000
+                delay = pace(first=True)
             else:
-                delay = timing.itl_ms / 1000
+                delay = pace(first=False)
         if check_chunk is not None:
             check_chunk(chunk)
         yield stall + (clock.real_seconds(delay) if delay else 0.0), sse.event(chunk)

@@ -1,0 +1,41 @@
+"""Stream pacing with spread: jitter around TTFT and ITL drawn from the request's seed (the same request is paced
+alike, another request differently), prefill time per prompt token, and nothing below zero."""
+
+from __future__ import annotations
+
+import statistics
+
+from mockfabric.clock import SystemClock
+from mockfabric.fixture.scripts import Timing
+from mockfabric.service.completions import build_completion, draft_completion
+from mockfabric.service.invocations import Invocation
+from mockfabric.streaming import Handover
+from mockfabric.web.invocations import render
+
+
+def delays(timing: Timing, content: str = "hello world", seed: int = 1) -> list[float]:
+    """The real seconds before each step of a streamed answer (a system clock: seconds are seconds)."""
+    draft = draft_completion({"messages": [{"role": "user", "content": content}]}, "generate", seed)
+    completion = build_completion(completion_id="chatcmpl-pacing", created=1, model="m", draft=draft, scripted=None)
+    handover = Handover()
+    render(Invocation(completion, stream=True, include_usage=False, seed=draft.seed), timing, SystemClock(), None, None, handover)
+    assert handover.steps is not None
+    return [seconds for seconds, _ in handover.steps]
+
+
+def test_without_jitter_every_gap_is_the_mean_and_prefill_grows_with_the_prompt() -> None:
+    plain = delays(Timing(200, 20))
+    assert plain[0] == 0.2 and set(plain[1:-2]) == {0.02}  # TTFT before the first fragment, then ITL; finish and [DONE] at once
+    long_prompt = delays(Timing(200, 20, prefill_us_per_token=1000), content=" ".join(["w"] * 500))
+    assert abs(long_prompt[0] - (0.2 + 503 * 1000 / 1e6)) < 1e-9  # 503 prompt tokens (500 + 3 per message) x 1 ms
+
+
+def test_jitter_is_reproducible_per_request_and_spread_around_the_mean() -> None:
+    jittery = Timing(200, 20, ttft_jitter_ms=50, itl_jitter_ms=5)
+    first, again = delays(jittery), delays(jittery)
+    assert first == again  # the same request (and seed): the same pace
+    other = delays(jittery, content="something else entirely")
+    assert other[0] != first[0]
+    gaps = [gap for gap in first[1:] if gap > 0] + [gap for gap in other[1:] if gap > 0]
+    assert len(set(gaps)) > 5 and abs(statistics.mean(gaps) - 0.02) < 0.004 and min(first + other) >= 0
+    assert delays(jittery, seed=2) != first  # another emulator seed: another pace
