@@ -204,8 +204,10 @@ class MockFabric:
         body.update({k: v for k, v in (("reasoning_content", reasoning_content), ("finish_reason", finish_reason)) if v is not None})
         return int(self._control_json("POST", "completions", body)["queued"])
 
-    def set_timing(self, instance_id: str, *, ttft_ms: int, itl_ms: int) -> None:
-        self._control("PUT", "timing", {"tenant": self.tenant, "instance_id": instance_id, "ttft_ms": ttft_ms, "itl_ms": itl_ms})
+    def set_timing(self, instance_id: str, *, ttft_ms: int, itl_ms: int, **spread: float) -> None:
+        """The instance's stream pacing; `spread`: ttft_jitter_ms, itl_jitter_ms, prefill_us_per_token."""
+        body = {"tenant": self.tenant, "instance_id": instance_id, "ttft_ms": ttft_ms, "itl_ms": itl_ms, **spread}
+        self._control("PUT", "timing", body)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The journal of this tenant's requests (credentials redacted), oldest first; filters: operation, method,

@@ -169,7 +169,12 @@ def test_scripted_completion_and_timing_answer_with_the_queue(api: Api) -> None:
     assert control(api, "POST", "completions", body).body == {"queued": 1}
     assert control(api, "POST", "completions", {**body, "content": "two"}).body == {"queued": 2}
     timing = {"tenant": tenant_of(api), "instance_id": instance, "ttft_ms": 5, "itl_ms": 1}
-    assert control(api, "PUT", "timing", timing).body == timing
+    assert control(api, "PUT", "timing", timing).body == {
+        **timing,
+        "ttft_jitter_ms": 0.0,
+        "itl_jitter_ms": 0.0,
+        "prefill_us_per_token": 0.0,
+    }
     url = f"/v1/workspaces/{ws}/services/instances/{instance}/invocations"
     assert api.ok("POST", url, {**SEED_INVOKE, "stream": False})["choices"][0]["message"]["content"] == "scripted"
 

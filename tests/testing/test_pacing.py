@@ -39,3 +39,19 @@ def test_jitter_is_reproducible_per_request_and_spread_around_the_mean() -> None
     gaps = [gap for gap in first[1:] if gap > 0] + [gap for gap in other[1:] if gap > 0]
     assert len(set(gaps)) > 5 and abs(statistics.mean(gaps) - 0.02) < 0.004 and min(first + other) >= 0
     assert delays(jittery, seed=2) != first  # another emulator seed: another pace
+
+
+def test_an_instances_own_pacing_is_set_with_its_spread_through_the_control_api() -> None:
+    from mockfabric import create_app
+
+    app = create_app()
+    reply = app.test_client().put(
+        "/_mockfabric/timing",
+        json={"tenant": "t", "instance_id": "i", "ttft_ms": 100, "itl_ms": 10, "itl_jitter_ms": 2.5, "prefill_us_per_token": 40},
+    )
+    assert reply.status_code == 200 and reply.get_json()["itl_jitter_ms"] == 2.5 and reply.get_json()["ttft_jitter_ms"] == 0.0
+    assert app.extensions["mockfabric"].controls.timings.of("t", "i") == Timing(100, 10, 0.0, 2.5, 40)
+    refused = app.test_client().put(
+        "/_mockfabric/timing", json={"tenant": "t", "instance_id": "i", "ttft_ms": 1, "itl_ms": 1, "itl_jitter_ms": -1}
+    )
+    assert refused.status_code == 400 and refused.get_json()["error_msg"].startswith("body.itl_jitter_ms")
