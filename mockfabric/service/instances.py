@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..errors import CapacityExceeded, ResourceNotFound, RuleViolated, StateConflict, UnsupportedChange
+from ..errors import CapacityExceeded, RuleViolated, StateConflict, UnsupportedChange
 from .core import Actor, Service
 from .listing import Listing, Page, page
 from .onboarding import after_onboarding
 from .public import address_in
 from .store import Entry, Record, WorkspaceState
+from .versions import version_of
 
 KIND = "service_instance"
 DEFAULT_MAX = 1  # instances a deployment may scale to when the request names no resource (inferred)
@@ -72,8 +73,7 @@ def deploy_instance(
     endpoint = service.entry(workspace, "endpoint", endpoint_id)
     model = service.entry(workspace, "model", source["id"], public=True)
     version_id = source.get("version_id") or model.record["current_version"]["id"]
-    if version_id not in model.versions:
-        raise ResourceNotFound(f"model version {version_id} does not exist in model {model.record['id']}")
+    version_of(model, version_id, "model")
     if endpoint.record["type"] != "inference":
         raise RuleViolated(f"endpoint {endpoint.record['id']} is of type {endpoint.record['type']}, not inference", field="endpoint_id")
     if endpoint.record["status"] != "RUNNING":
@@ -116,10 +116,11 @@ def _duration(service: Service, record: Record) -> int:
     return max(0, int(service.now() - created.timestamp()))
 
 
-def _view(service: Service, workspace: WorkspaceState, record: Record) -> Record:
+def _view(service: Service, workspace: WorkspaceState, entry: Entry) -> Record:
     """The record with its running time; a preset public service with its address as seen from the workspace."""
+    record = entry.record
     view = dict(record, duration=_duration(service, record))
-    if "url" not in record:
+    if service.public.holds(entry):
         view["url"] = {"name": "ApiInvoke", "address": address_in(workspace.entry.record["id"], record["id"]), "type": "PUBLIC"}
     return view
 
@@ -153,12 +154,12 @@ def list_instances(
     found = page(candidates, listing, tests, sort_key=(lambda e: by(service, e)) if by else None)
     for entry in found.items:
         service.lifecycle.note_read(entry)
-    return Page(found.total, [_view(service, workspace, entry.record) for entry in found.items])
+    return Page(found.total, [_view(service, workspace, entry) for entry in found.items])
 
 
 def show_instance(service: Service, workspace: WorkspaceState, visible_instance: Entry) -> Record:
     service.lifecycle.note_read(visible_instance)
-    return _view(service, workspace, visible_instance.record)
+    return _view(service, workspace, visible_instance)
 
 
 def update_instance(

@@ -7,12 +7,14 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import DuplicateName, ResourceInUse, ResourceNotFound, StateConflict
+from ..errors import DuplicateName, ResourceInUse, ResourceNotFound
 from .core import Actor, Service
-from .listing import Listing, Page, page, versions
+from .listing import Listing, Page, page
 from .onboarding import after_onboarding
 from .store import Entry, Record, WorkspaceState
+from .versions import make_current, page_of, refuse_current, version_of
 
+KIND = "job"
 SORT_FIELDS = {"UPDATE_TIME": "update_time", "NAME": "name"}  # CREATE_TIME is creation order
 
 
@@ -100,19 +102,16 @@ def update_job(
     record = job.record
     if name is not None and workspace.job_names.taken(name, except_id=record["id"]):
         raise DuplicateName(f"a job named {name!r} already exists in workspace {workspace.entry.record['id']}")
-    if current_version_id is not None and current_version_id not in job.versions:
-        raise ResourceNotFound(f"job version {current_version_id} does not exist in job {record['id']}", field="current_version_id")
+    current = version_of(job, current_version_id, KIND, field="current_version_id") if current_version_id is not None else None
     _check_endpoint(workspace, current_endpoint_id, "current_endpoint_id")
     if name is not None:
         workspace.job_names.claim(name, record["id"], releasing=record["name"])
     changes = {"name": name, "description": description, "current_endpoint_id": current_endpoint_id}
     record.update((key, value) for key, value in changes.items() if value is not None)
-    if current_version_id is not None:
-        record["current_version"] = job.versions[current_version_id]
+    if current is not None:
+        make_current(job, current)
     if version is not None:
-        created = _new_version(service, actor, version)
-        job.versions[created["id"]] = created
-        record["current_version"] = created
+        make_current(job, _new_version(service, actor, version))
     record["update_time"] = service.timestamp()
     record["update_user"] = actor.user()
     return dict(record, version_id=record["current_version"]["id"])
@@ -134,15 +133,13 @@ def delete_job(workspace: WorkspaceState, job: Entry) -> str:
 
 def list_job_versions(job: Entry, listing: Listing, *, version_id: str | None = None) -> Page[Record]:
     """Newest first, filtered by exact id and fuzzy name."""
-    return versions(entry=job, listing=listing, version_id=version_id)
+    return page_of(job, listing, version_id)
 
 
 def delete_job_version(workspace: WorkspaceState, job: Entry, *, version_id: str) -> str:
     """StateConflict while it is the job's current version; ResourceInUse while a run uses it."""
-    if version_id not in job.versions:
-        raise ResourceNotFound(f"job version {version_id} does not exist in job {job.record['id']}")
-    if job.record["current_version"]["id"] == version_id:
-        raise StateConflict(f"job version {version_id} is the job's current version; make another version current first")
+    version_of(job, version_id, KIND)
+    refuse_current(job, version_id, KIND)
     users = [run.record["id"] for run in runs_of(workspace, job.record["id"]) if run.record["job"]["version_id"] == version_id]
     if users:
         raise ResourceInUse(f"job version {version_id} is used by run(s) {', '.join(sorted(users))}")

@@ -98,13 +98,3 @@ def field_equals(name: str, value: Any) -> Predicate:
 
 def name_contains(needle: str) -> Predicate:
     return lambda entry: fuzzy(entry.record.get("name"), needle)
-
-
-def versions(entry: Entry, listing: Listing, version_id: str | None = None) -> Page[dict[str, Any]]:
-    """A versioned resource's versions (a model's, a job's), newest first, filtered by exact id and fuzzy name."""
-    chosen = [
-        version
-        for version in reversed(entry.versions.values())
-        if (version_id is None or version["id"] == version_id) and (listing.name is None or fuzzy(version["name"], listing.name))
-    ]
-    return cut(chosen, listing)

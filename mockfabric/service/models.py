@@ -6,11 +6,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import DuplicateName, ResourceInUse, ResourceNotFound, StateConflict
+from ..errors import DuplicateName, ResourceInUse
 from .core import Actor, Service
-from .listing import Listing, Page, page, versions
+from .listing import Listing, Page, page
 from .onboarding import after_onboarding
 from .store import Entry, Record, WorkspaceState
+from .versions import make_current, page_of, refuse_current, version_of
 
 KIND = "model"
 SORT_FIELDS = {"UPDATE_TIME": "update_time", "NAME": "name"}  # CREATE_TIME is creation order
@@ -91,17 +92,14 @@ def update_model(
     record = model.record
     if name is not None:
         _refuse_taken(workspace, name, except_id=record["id"])
-    if current_version_id is not None and current_version_id not in model.versions:
-        raise ResourceNotFound(f"model version {current_version_id} does not exist in model {record['id']}")
+    current = version_of(model, current_version_id, KIND) if current_version_id is not None else None
     if name is not None:
         workspace.model_names.claim(name, record["id"], releasing=record["name"])
     record.update((key, value) for key, value in {"name": name, "description": description}.items() if value is not None)
-    if current_version_id is not None:
-        record["current_version"] = model.versions[current_version_id]
+    if current is not None:
+        make_current(model, current)
     if version is not None:
-        created = _new_version(service, actor, version)
-        model.versions[created["id"]] = created
-        record["current_version"] = created
+        make_current(model, _new_version(service, actor, version))
     record["update_time"] = service.timestamp()
     record["update_user"] = actor.user()
     return record
@@ -120,18 +118,16 @@ def cleanup_model(workspace: WorkspaceState, model: Entry) -> str:
 
 def list_versions(visible_model: Entry, listing: Listing, *, version_id: str | None = None) -> Page[Record]:
     """Newest first, filtered by exact id and fuzzy name (a platform public model's versions too)."""
-    return versions(entry=visible_model, listing=listing, version_id=version_id)
+    return page_of(visible_model, listing, version_id)
 
 
 def delete_version(workspace: WorkspaceState, model: Entry, *, version_id: str) -> str:
     """ResourceInUse while an instance uses it; StateConflict while it is the model's current version."""
-    if version_id not in model.versions:
-        raise ResourceNotFound(f"model version {version_id} does not exist in model {model.record['id']}")
+    version_of(model, version_id, KIND)
     users = _used_versions(workspace, model.record["id"]).get(version_id)
     if users:
         raise ResourceInUse(f"model version {version_id} is used by service instance(s) {', '.join(sorted(users))}")
-    if model.record["current_version"]["id"] == version_id:
-        raise StateConflict(f"model version {version_id} is the model's current version; make another version current first")
+    refuse_current(model, version_id, KIND)
     del model.versions[version_id]
     return "OK"
 

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..errors import ResourceNotFound, StateConflict
+from ..errors import StateConflict
 from .core import Actor, Service
 from .listing import Listing, Page, page
 from .onboarding import after_onboarding
 from .store import Entry, Record, WorkspaceState
+from .versions import version_of
 
 KIND = "job_run"
 ACTIVE = frozenset({"PENDING", "RUNNING", "STOPPING"})
@@ -21,8 +22,7 @@ ACTIVE = frozenset({"PENDING", "RUNNING", "STOPPING"})
 def run_job(service: Service, actor: Actor, workspace: WorkspaceState, *, job: dict[str, Any], name: str, endpoint_id: str) -> Record:
     """A new run, PENDING, of an existing job version on an existing endpoint of the workspace."""
     found = service.entry(workspace, "job", job["id"], field="job.id")
-    if job["version_id"] not in found.versions:
-        raise ResourceNotFound(f"job version {job['version_id']} does not exist in job {job['id']}", field="job.version_id")
+    version_of(found, job["version_id"], "job", field="job.version_id")
     service.entry(workspace, "endpoint", endpoint_id, field="endpoint_id")
     run_id, now, stamp = service.ids.uuid(), service.now(), service.timestamp()
     record: Record = {
