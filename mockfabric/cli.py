@@ -203,8 +203,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
-    from .fixture.answers import check_files
-    from .web.app import fixture_check
+    from .fixture.answers import check_files, fixture_check
 
     good, problems = check_files(args.paths, fixture_check)
     for problem in problems:

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
         seed=settings.seed,
         timing=Timing(settings.ttft_ms, settings.itl_ms, settings.ttft_jitter_ms, settings.itl_jitter_ms, settings.prefill_us_per_token),
         journal_bytes=settings.journal_bytes,
-        fixtures=load_fixtures(settings.fixtures),
+        fixtures=Fixtures.loaded_from(settings.fixtures),
         strict_fixtures=settings.strict_fixtures,
     )
     throttle = Throttle(settings.rate_limit, service.clock, contract.operations)
@@ -172,19 +172,6 @@ def header_fault(environ: dict[str, Any]) -> FaultRule | None:
     if problem is not None:
         raise ValidationFailed(f"X-Mockfabric-Fault: {problem}")
     return FaultRule("header", FaultMatch(), FaultEffect(**spec))
-
-
-def fixture_check(spec: Any) -> str | None:
-    """A fixture's first problem against the control contract's Fixture schema, or None."""
-    problem = contracts.control_contract().component_check("Fixture").problem(spec)
-    return None if problem is None else str(problem)
-
-
-def load_fixtures(paths: Sequence[str]) -> Fixtures:
-    """The fixtures of the files named (FixtureError, naming file, index and field, for the first bad one)."""
-    fixtures = Fixtures(fixture_check)
-    fixtures.load(paths)
-    return fixtures
 
 
 def _base_url(environ: Mapping[str, Any]) -> str:
