@@ -36,6 +36,7 @@ from ..service.invocations import Invocation
 from ..service.lifecycle import Lifecycle, machines_from_contract
 from ..service.store import Store
 from ..streaming import Handover, handover_of
+from ..text import decode_json, first_invalid_text
 from . import invocations as invocation_view
 from .adapter import Binding, Context, bind
 from .auth import Authenticator, Presented, lowered_headers
@@ -160,9 +161,12 @@ def header_fault(environ: dict[str, Any]) -> FaultRule | None:
     if text is None:
         return None
     try:
-        spec = json.loads(text)
-    except ValueError as exc:
-        raise MalformedRequest(f"X-Mockfabric-Fault: not JSON ({exc})") from None
+        spec = decode_json(text)  # the bodies' strict JSON: no NaN or Infinity
+    except (ValueError, RecursionError) as exc:
+        raise MalformedRequest(f"X-Mockfabric-Fault: not JSON ({exc})"[:300]) from None
+    invalid = first_invalid_text(spec, "X-Mockfabric-Fault")
+    if invalid is not None:
+        raise ValidationFailed(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
     if not isinstance(spec, dict) or not spec:
         raise MalformedRequest('X-Mockfabric-Fault: expected a JSON object of fault effects, e.g. {"status": 429}')
     misplaced = sorted(set(spec) - EFFECT_FIELDS)
