@@ -19,6 +19,8 @@ POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance", "job_run")
 COMPLETION_MODES = ("generate", "echo")
 FIRST_CHUNKS = ("content", "empty")
+CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
+OVER_CAPACITY = ("queue", "refuse")  # what an invocation past an endpoint's capacity gets
 HOST_NAME = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.\-]{1,253})$")
 
 
@@ -208,6 +210,19 @@ class Settings:
     ttft_jitter_ms: float = _setting(0.0, parse_float, "standard deviation of the time to first token, ms, seeded per request (default 0)")
     itl_jitter_ms: float = _setting(0.0, parse_float, "standard deviation of the inter-token latency, ms, seeded per request (default 0)")
     prefill_us_per_token: float = _setting(0.0, parse_float, "time to first token added per prompt token, microseconds (default 0)")
+    streams_per_mu: int = _setting(
+        0,
+        parse_int,
+        "answers an endpoint serves at once per reserved MU (reserved_resource.mu.max; 1 if none), on the emulator's clock; "
+        "0 = no limit (default 0)",
+    )
+    over_capacity: str = _setting(
+        "queue",
+        str,
+        "what an invocation past an endpoint's capacity gets: queue (waits for a free slot, its time to first token grows) "
+        "or refuse (the gateway's 429 APIG.0308)",
+        choices=OVER_CAPACITY,
+    )
     shutdown_timeout: float = _setting(10.0, parse_float, "seconds in-flight requests and streams get to finish on SIGTERM (default 10)")
     read_timeout: float = _setting(
         10.0, parse_float, "seconds a client may pause while sending a request, or stop reading a stream, before it is dropped (default 10)"
@@ -295,6 +310,10 @@ class Settings:
             raise ConfigError(f"stream-chunk-tokens must be 1..4096, not {self.stream_chunk_tokens}")
         if self.journal_bytes < 64 * 1024:
             raise ConfigError(f"journal-bytes must be at least 65536 (64 KiB), not {self.journal_bytes}")
+        if self.over_capacity not in OVER_CAPACITY:
+            raise ConfigError(f"over-capacity must be one of {', '.join(OVER_CAPACITY)}, not {self.over_capacity!r}")
+        if not 0 <= self.streams_per_mu <= 1_000_000:
+            raise ConfigError(f"streams-per-mu must be 0..1000000, not {self.streams_per_mu}")
         if min(self.ttft_ms, self.itl_ms, self.ttft_jitter_ms, self.itl_jitter_ms, self.prefill_us_per_token) < 0:
             raise ConfigError("ttft-ms, itl-ms, their jitters and prefill-us-per-token must not be negative")
         if not is_loopback(self.host) and not self.control_token:

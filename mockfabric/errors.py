@@ -214,12 +214,14 @@ class InternalError(ApiError):
 
 
 class InjectedError(ApiError):
-    """An error a fault rule asked for: any status and code."""
+    """An error a fault rule or an answer fixture asked for: any status and code, perhaps after `latency_ms` of real
+    time."""
 
-    def __init__(self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None, latency_ms: int = 0) -> None:
         super().__init__(message, headers=headers)
         self.status = status  # type: ignore[misc]
         self.error_code = error_code  # type: ignore[misc]
+        self.latency_ms = latency_ms
 
 
 ERROR_CODES: dict[str, type[ApiError]] = {

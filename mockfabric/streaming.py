@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -227,6 +228,17 @@ async def _departure(receive: Receive) -> None:
     """Returns when the client has gone: the request body was already read, so the next message is the disconnect."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def hold(handover: Handover | None, seconds: float) -> None:
+    """Hold an answer back `seconds` of real time: the server waits, holding no thread, when it offers a handover;
+    else this thread sleeps."""
+    if seconds <= 0:
+        return
+    if handover is not None:
+        handover.wait(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def handover_of(environ: dict[str, Any]) -> Handover | None:

@@ -5,7 +5,8 @@ six letters/digits, or by one other character; trailing whitespace is a token of
 gives the text back exactly. Usage: prompt_tokens = sum over messages of (tokens of content + 3);
 completion_tokens = tokens of the answer, per choice, summed over choices.
 
-Content: an answer decided beforehand (`Scripted`, from the fixture layer) if there is one, else the
+Content: an answer decided beforehand (`Scripted`, from the fixture layer: its text, perhaps cut into explicit
+chunks with their own delays, reported usage, what happens to it on the way) if there is one, else the
 mode: `echo` (the last user message) or `generate` (text drawn from a fixed vocabulary
 with an RNG seeded by the emulator seed and the request, so the same request gives the same answer).
 Answers are cut at the token limit (`max_tokens` or `max_completion_tokens`; 0 or absent = 4096), and then end
@@ -20,7 +21,10 @@ import random
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..effects import FaultEffect
 
 TOKEN = re.compile(r"\s*(?:\w{1,6}|[^\w\s])|\s+")
 DEFAULT_MAX_TOKENS = 4096
@@ -50,10 +54,25 @@ DOCUMENTED_SHAPE = ChunkShape()
 
 
 @dataclass(frozen=True, slots=True)
+class Fragment:
+    """One streamed chunk of an answer's content as it was decided, and the emulator milliseconds before it (None:
+    the instance's pacing)."""
+
+    text: str
+    delay_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Scripted:
+    """An answer decided beforehand. With `fragments` the content streams in exactly those chunks (their texts join
+    to `content`); `usage` replaces the counted figures it names; `effect` is what happens to it on the way."""
+
     content: str
     reasoning_content: str | None = None
     finish_reason: str | None = None  # None = computed (stop, or length when cut)
+    fragments: tuple[Fragment, ...] | None = None
+    usage: Mapping[str, int] | None = None
+    effect: FaultEffect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +81,7 @@ class Choice:
     tokens: list[str]
     finish_reason: str
     reasoning: list[str] | None = None  # the reasoning's tokens (a reasoning model, or a scripted reasoning_content)
+    fragments: tuple[Fragment, ...] | None = None  # the content's explicit chunks, when the answer was cut so
 
     @property
     def content(self) -> str:
@@ -81,21 +101,35 @@ class Completion:
     model: str
     choices: list[Choice]
     prompt_tokens: int
+    reported: Mapping[str, int] | None = None  # usage figures the answer reports instead of the counted ones
 
     @property
     def completion_tokens(self) -> int:
         """The answers' tokens, reasoning included (as reasoning models count them; inferred for this service)."""
         return sum(len(choice.tokens) + len(choice.reasoning or ()) for choice in self.choices)
 
+    @property
+    def total_tokens(self) -> int:
+        """What the answer reports it used: what the endpoint's quota and metrics count."""
+        total: int = self.usage()["total_tokens"]
+        return total
+
     def usage(self) -> dict[str, Any]:
-        """Token counts; with reasoning, how many of the completion's tokens were reasoning (OpenAI's field)."""
+        """Token counts, as counted or as reported (`reported` figures win; a total not reported is the sum of the
+        prompt and completion figures); with reasoning, how many completion tokens were reasoning (OpenAI's field)."""
+        reported = self.reported or {}
+        prompt = reported.get("prompt_tokens", self.prompt_tokens)
+        completion = reported.get("completion_tokens", self.completion_tokens)
         usage: dict[str, Any] = {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": reported.get("total_tokens", prompt + completion),
         }
-        if any(choice.reasoning is not None for choice in self.choices):
-            usage["completion_tokens_details"] = {"reasoning_tokens": sum(len(choice.reasoning or ()) for choice in self.choices)}
+        reasoning = reported.get("reasoning_tokens")
+        if reasoning is None and any(choice.reasoning is not None for choice in self.choices):
+            reasoning = sum(len(choice.reasoning or ()) for choice in self.choices)
+        if reasoning is not None:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         return usage
 
     def as_json(self) -> dict[str, Any]:
@@ -116,25 +150,31 @@ class Completion:
         }
 
     def chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[dict[str, Any]]:
+        """The streamed form (see `paced_chunks`), chunks only."""
+        return (chunk for chunk, _, _ in self.paced_chunks(include_usage, shape))
+
+    def paced_chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[PacedChunk]:
         """The streamed form: per choice a first delta with the role (and, in the documented shape, the first
-        fragment: of reasoning when there is any, else of content), then `shape.tokens` tokens per chunk, reasoning
-        (`reasoning_content`) before content, one finish chunk per choice, then usage if asked for. Joining every
-        choice's deltas gives the unstreamed answer's texts exactly, whatever the shape."""
-        streams = [(choice.index, _deltas(choice, shape.tokens)) for choice in self.choices]
-        for index, deltas in streams:
+        fragment: of reasoning when there is any, else of content), then `shape.tokens` tokens per chunk (or the
+        answer's own fragments), reasoning (`reasoning_content`) before content, one finish chunk per choice, then
+        usage if asked for. Joining every choice's deltas gives the unstreamed answer's texts exactly, whatever the
+        shape. Each chunk comes with whether it carries a token (what pacing waits for) and its own delay, if any."""
+        streams = [(choice.index, _deltas(choice, shape.tokens), _own_delays(choice, shape.tokens)) for choice in self.choices]
+        for index, deltas, delays in streams:
             first: dict[str, Any] = {"role": "assistant", "content": ""}
-            if shape.content_first and deltas:
+            carries = shape.content_first and bool(deltas)
+            if carries:
                 first.update(deltas[0])
-            yield self._chunk(index, first, None)
-        longest = max((len(deltas) for _, deltas in streams), default=0)
+            yield self._chunk(index, first, None), carries, delays[0] if carries and delays is not None else None
+        longest = max((len(deltas) for _, deltas, _ in streams), default=0)
         for position in range(1 if shape.content_first else 0, longest):  # the first fragment went with the role
-            for index, deltas in streams:
+            for index, deltas, delays in streams:
                 if position < len(deltas):
-                    yield self._chunk(index, deltas[position], None)
+                    yield self._chunk(index, deltas[position], None), True, delays[position] if delays is not None else None
         for choice in self.choices:
-            yield self._chunk(choice.index, {}, choice.finish_reason)
+            yield self._chunk(choice.index, {}, choice.finish_reason), False, None
         if include_usage:
-            yield {
+            usage = {
                 "id": self.id,
                 "object": "chat.completion.chunk",
                 "created": self.created,
@@ -143,6 +183,7 @@ class Completion:
                 "usage": self.usage(),
                 "system_fingerprint": None,
             }
+            yield usage, False, None
 
     def _chunk(self, index: int, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         return {
@@ -160,10 +201,35 @@ def _fragments(tokens: list[str], size: int) -> list[str]:
     return tokens if size == 1 else ["".join(tokens[start : start + size]) for start in range(0, len(tokens), size)]
 
 
+PacedChunk = tuple[dict[str, Any], bool, float | None]  # chunk, carries a token, its own delay in ms (None: paced)
+
+
 def _deltas(choice: Choice, size: int) -> list[dict[str, str]]:
-    """A choice's deltas after the role: its reasoning's fragments, then its content's."""
+    """A choice's deltas after the role: its reasoning's fragments, then its content's (its own, when it has them)."""
     reasoning = [{"reasoning_content": piece} for piece in _fragments(choice.reasoning or [], size)]
+    if choice.fragments is not None:
+        return [*reasoning, *({"content": f.text} for f in choice.fragments)]
     return [*reasoning, *({"content": piece} for piece in _fragments(choice.tokens, size))]
+
+
+def _own_delays(choice: Choice, size: int) -> list[float | None] | None:
+    """The delay of each of a choice's deltas (parallel to `_deltas`) when its fragments set any; None when none does
+    (kept apart from the deltas: a stream may have a million of them)."""
+    if choice.fragments is None or all(f.delay_ms is None for f in choice.fragments):
+        return None
+    reasoning: list[float | None] = [None] * len(_fragments(choice.reasoning or [], size))
+    return [*reasoning, *(f.delay_ms for f in choice.fragments)]
+
+
+def cut_fragments(fragments: tuple[Fragment, ...], length: int) -> tuple[Fragment, ...]:
+    """The fragments that carry the first `length` characters of their joined text (the last one cut to fit)."""
+    kept: list[Fragment] = []
+    for fragment in fragments:
+        if length <= 0:
+            break
+        kept.append(fragment if len(fragment.text) <= length else Fragment(fragment.text[:length], fragment.delay_ms))
+        length -= len(fragment.text)
+    return tuple(kept)
 
 
 def token_limit(body: Mapping[str, Any]) -> int:
@@ -228,13 +294,17 @@ def build_completion(
     request's seed, so the same request reasons alike). The token limit bounds the content, not the reasoning."""
     choices = []
     scripted_tokens = tokenize(scripted.content) if scripted is not None else None
+    fragments = None
+    if scripted is not None and scripted.fragments is not None:
+        fragments = cut_fragments(scripted.fragments, sum(map(len, (scripted_tokens or [])[: draft.limit])))
     for index, unscripted in enumerate(draft.unscripted):
         tokens = scripted_tokens if scripted_tokens is not None else unscripted
         finish = "length" if len(tokens) > draft.limit else "stop"
         if scripted is not None and scripted.finish_reason is not None:
             finish = scripted.finish_reason
-        choices.append(Choice(index, tokens[: draft.limit], finish, _reasoning(scripted, reasoning, draft.seed + index)))
-    return Completion(completion_id, created, model, choices, draft.prompt_tokens)
+        choices.append(Choice(index, tokens[: draft.limit], finish, _reasoning(scripted, reasoning, draft.seed + index), fragments))
+    reported = scripted.usage if scripted is not None else None
+    return Completion(completion_id, created, model, choices, draft.prompt_tokens, reported)
 
 
 def _reasoning(scripted: Scripted | None, reasoning_model: bool, seed: int) -> list[str] | None:

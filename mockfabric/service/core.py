@@ -15,9 +15,11 @@ from typing import Any, Protocol
 from ..clock import ControlledClock, iso_millis
 from ..errors import ResourceNotFound, WorkspaceNotFound
 from ..ids import IdFactory
+from .capacity import Capacity
 from .catalog import Catalog
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Scripted
 from .lifecycle import Lifecycle
+from .pacing import NO_PACING, Timing
 from .public import PublicResources, public_resources
 from .store import Entry, Store, WorkspaceState
 
@@ -71,6 +73,22 @@ class NoOutcomes:
         return None
 
 
+class Timings(Protocol):
+    """How fast an instance's streams come (the fixture layer keeps per-instance timings over a default)."""
+
+    def of(self, tenant: str, instance_id: str) -> Timing: ...
+
+
+class FixedTimings:
+    """Every instance paced alike."""
+
+    def __init__(self, timing: Timing = NO_PACING) -> None:
+        self.timing = timing
+
+    def of(self, tenant: str, instance_id: str) -> Timing:
+        return self.timing
+
+
 class NoAnswers:
     """Nothing decided beforehand: every answer is generated (or echoed)."""
 
@@ -101,6 +119,7 @@ class Service:
         completions: CompletionSettings = CompletionSettings(),
         answers: Answers | None = None,
         require_agreement: bool = False,
+        capacity: Capacity | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -109,6 +128,8 @@ class Service:
         self.catalog = catalog
         self.completions = completions
         self.answers: Answers = answers or NoAnswers()
+        self.timings: Timings = FixedTimings()
+        self.capacity = capacity or Capacity()  # how many answers an endpoint serves at once
         self.run_outcomes: RunOutcomes = NoOutcomes()
         self.public: PublicResources = public_resources(catalog)
         self.require_agreement = require_agreement  # creations wait for the tenant's onboarding (service/onboarding.py)

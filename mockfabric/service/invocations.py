@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..effects import FaultEffect
 from ..errors import ApiError, NotRunning, QuotaExhausted, RuleViolated
 from .catalog import ModelLimits
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
 from .core import Actor, Question, Service
 from .metrics import record_usage
+from .pacing import NO_PACING, Timing, paced, pacer
 from .store import Entry, WorkspaceState
 
 
@@ -23,6 +25,19 @@ class Invocation:
     include_usage: bool
     shape: ChunkShape = DOCUMENTED_SHAPE
     seed: int = 0  # the request's own seed: the same request is paced alike
+    timing: Timing = NO_PACING
+    queued: float = 0.0  # emulator seconds it waited for a free slot of its endpoint, before its first token
+    effect: FaultEffect | None = None  # what the decided answer does on its way (latency, a cut stream, ...)
+
+    def paced(self) -> Iterator[tuple[dict[str, Any], bool, float]]:
+        """The streamed chunks, whether each carries a token, and the emulator seconds before each (the wait for a
+        free slot comes before the first token)."""
+        pace = pacer(self.timing, self.completion.prompt_tokens, self.seed)
+        queued = self.queued
+        for chunk, token, seconds in paced(self.completion.paced_chunks(self.include_usage, self.shape), pace):
+            if token and queued:
+                seconds, queued = seconds + queued, 0.0
+            yield chunk, token, seconds
 
 
 def prepare(service: Service, body: Mapping[str, Any]) -> Draft:
@@ -39,6 +54,8 @@ def invoke(
 
     tokens_quota.used of the endpoint grows by the answer's total_tokens when the answer starts (a stream cut by a
     fault still counts in full: the tokens were generated); an endpoint whose quota is used up answers no more.
+    With a capacity (service/capacity.py) an endpoint that is full queues the answer or refuses it before anything
+    is decided or counted.
     """
     instance = visible_instance
     endpoint = None if service.public.holds(instance) else _running_endpoint(workspace, instance)
@@ -50,30 +67,40 @@ def invoke(
             raise QuotaExhausted(f"endpoint {instance.record['endpoint_id']} has used its tokens quota ({used}); it answers no more")
         if limits is not None:
             _check_limits(limits, body, draft)
+        slot = (actor.tenant, endpoint.record["id"]) if endpoint is not None and service.capacity.limited else None
+        queued = service.capacity.wait(slot, endpoint.record, service.now()) if slot is not None and endpoint is not None else 0.0
     except ApiError:
         if endpoint is not None:
             record_usage(workspace, endpoint.record["id"], service.now(), failed=True)
         raise
+    scripted = service.answers.take(_question(actor, workspace, instance, body))
     completion = build_completion(
         completion_id=service.ids.completion_id(),
         created=int(service.now()),
         model=instance.record["id"],
         draft=draft,
-        scripted=service.answers.take(_question(actor, workspace, instance, body)),
+        scripted=scripted,
         reasoning=limits is not None and limits.reasoning,
     )
-    total = completion.prompt_tokens + completion.completion_tokens
+    total = completion.total_tokens
     if quota is not None:
         quota["used"] += total
     if endpoint is not None:
         record_usage(workspace, endpoint.record["id"], service.now(), tokens=total)
-    return Invocation(
+    invocation = Invocation(
         completion,
         stream=body.get("stream", True),
         include_usage=bool(body.get("stream_options", {}).get("include_usage")),
         shape=service.completions.shape,
         seed=draft.seed,
+        timing=service.timings.of(actor.tenant, instance.record["id"]),
+        queued=queued,
+        effect=scripted.effect if scripted is not None else None,
     )
+    if slot is not None and endpoint is not None:
+        busy = sum(seconds for _, _, seconds in invocation.paced())
+        service.capacity.occupy(slot, endpoint.record, service.now() + queued, busy - queued)
+    return invocation
 
 
 def _question(actor: Actor, workspace: WorkspaceState, instance: Entry, body: Mapping[str, Any]) -> Question:

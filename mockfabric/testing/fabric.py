@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Any
 
 from ..clock import ManualClock
-from ..config import Settings
-from ..web.app import CONTROL_TOKEN_HEADER, create_app
+from ..config import CONTROL_TOKEN_HEADER, Settings
+from ..web.app import create_app
 from .server import ThreadedServer
 
 TEST_TOKEN = "mockfabric-test-token"

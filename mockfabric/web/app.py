@@ -6,7 +6,6 @@ import hmac
 import json
 import logging
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -18,24 +17,26 @@ from werkzeug.exceptions import HTTPException
 
 from .. import contracts
 from ..clock import ControllableClock, ControlledClock
-from ..config import Settings
+from ..config import CONTROL_TOKEN_HEADER, Settings
+from ..effects import EFFECT_FIELDS, FaultEffect, combined, error_of
 from ..errors import ApiError, InjectedError, InternalError, MalformedRequest, Unauthorized, ValidationFailed
 from ..fixture import controls as control_operations
 from ..fixture.answers import Fixtures
 from ..fixture.controls import Controls
-from ..fixture.faults import EFFECT_FIELDS, FaultEffect, FaultMatch, FaultRule, error_of
-from ..fixture.scripts import Timing
+from ..fixture.faults import FaultMatch, FaultRule
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, check_writable, load_state, state_target
 from ..service import catalog, endpoints, instances, invocations, jobs, messages, metrics, models, onboarding, runs, tags, workspaces
+from ..service.capacity import Capacity
 from ..service.catalog import build_catalog, read_catalog
 from ..service.completions import ChunkShape
 from ..service.core import Actor, CompletionSettings, Service
 from ..service.invocations import Invocation
 from ..service.lifecycle import Lifecycle, machines_from_contract
+from ..service.pacing import Timing
 from ..service.store import Store
-from ..streaming import Handover, handover_of
+from ..streaming import Handover, handover_of, hold
 from ..text import decode_json, first_invalid_text
 from . import invocations as invocation_view
 from .adapter import Binding, Context, bind
@@ -48,7 +49,6 @@ from .parsing import Call, parse_call
 from .throttle import Throttle
 
 log = logging.getLogger("mockfabric")
-CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
 CONTROL_ACTOR = Actor(tenant="_control")
 SERVICE_OPERATIONS: dict[str, Callable[..., Any]] = {
     **catalog.OPERATIONS,
@@ -101,6 +101,7 @@ def build_service(
         catalog=build_catalog(read_catalog(settings.catalog), check),
         completions=CompletionSettings(settings.completion_mode, settings.seed, shape),
         require_agreement=settings.require_agreement,
+        capacity=Capacity(settings.streams_per_mu, settings.over_capacity),
     )
 
 
@@ -268,14 +269,25 @@ def _view(
 def _invocation(
     emulator: Emulator, operation: contracts.Operation, invocation: Invocation, call: Call, fault: FaultRule | None
 ) -> Response:
-    """An invocation's answer: JSON, or a stream paced by the instance's timing and shaped by the fault (if any)."""
+    """An invocation's answer: JSON, or a stream paced by the instance's timing and shaped by the request's fault and
+    the answer's own effects (the request's win where both set one). The answer's latency and dropped connection
+    come after the request's fault had its turn (the answer is decided only then)."""
     validating = emulator.settings.validate_responses
     environ = request.environ
-    timing = emulator.controls.timings.of(call.actor.tenant, call.path["instance_id"])
+    handover = handover_of(environ)
+    exchange = exchange_of(environ)
+    exchange.answer = invocation.completion
+    exchange.queued_ms = round(invocation.queued * 1000, 3) if invocation.queued else None
+    own = invocation.effect
+    if own is not None:
+        hold(handover, own.latency_ms / 1000)
+        if own.drop_connection:
+            return Response(_dropped("answer"), 200, mimetype="application/json")
+    stream_effect = combined(fault.effect if fault is not None else None, own)
+    shaped = None if stream_effect is None else (fault.id if fault is not None else "answer", stream_effect)
     note = partial(note_outcome, environ)
     chunk_check = _chunk_check() if validating else None
-    effect = (fault.id, fault.effect) if fault is not None else None
-    response = invocation_view.render(invocation, timing, emulator.service.clock, effect, chunk_check, handover_of(environ), note)
+    response = invocation_view.render(invocation, emulator.service.clock, shaped, chunk_check, handover, note)
     if validating and not invocation.stream:
         _check_response(operation, json.loads(response.get_data()))
     return response
@@ -286,13 +298,9 @@ def _apply_fault(fault: FaultRule, handover: Handover | None) -> Response | None
     With the server's handover the latency is waited out by the server before the answer goes, holding no thread
     (the request is worked on at once); without one this thread sleeps first."""
     effect = fault.effect
-    if effect.latency_ms:
-        if handover is not None:
-            handover.wait(effect.latency_ms / 1000)
-        else:
-            time.sleep(effect.latency_ms / 1000)
+    hold(handover, effect.latency_ms / 1000)
     if effect.drop_connection:
-        return Response(_dropped(fault), 200, mimetype="application/json")
+        return Response(_dropped(fault.id), 200, mimetype="application/json")
     if effect.status is not None:
         code, message = error_of(effect)
         headers = {"Retry-After": str(effect.retry_after)} if effect.retry_after is not None else None
@@ -300,9 +308,9 @@ def _apply_fault(fault: FaultRule, handover: Handover | None) -> Response | None
     return None
 
 
-def _dropped(fault: FaultRule) -> Iterator[bytes]:
+def _dropped(cause: str) -> Iterator[bytes]:
     yield b'{"'
-    raise invocation_view.StreamCut(f"injected fault {fault.id}: connection dropped")
+    raise invocation_view.StreamCut(f"injected fault {cause}: connection dropped")
 
 
 def _check_response(operation: contracts.Operation, body: Any) -> None:

@@ -7,8 +7,9 @@ import logging
 from flask import Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
-from ..errors import ApiError, BodyTooLarge, GatewayError, InternalError, RouteNotFound
+from ..errors import ApiError, BodyTooLarge, GatewayError, InjectedError, InternalError, RouteNotFound
 from ..errors import MethodNotAllowed as MethodNotAllowedError
+from ..streaming import handover_of, hold
 
 log = logging.getLogger("mockfabric")
 MAX_BODY = 12 * 1024 * 1024  # AK/SK-signed requests are limited to 12 MB (DOC)
@@ -35,7 +36,9 @@ def render_http_error(error: HTTPException) -> Response:
 
 
 def render_api_error(error: ApiError) -> Response:
-    """An ApiError raised while serving this request, as its answer."""
+    """An ApiError raised while serving this request, as its answer (an injected one after its latency, if any)."""
+    if isinstance(error, InjectedError) and error.latency_ms:
+        hold(handover_of(request.environ), error.latency_ms / 1000)
     return json_error(_with_request_id(error))
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..clock import Clock
 from ..errors import BodyTooLarge, MalformedRequest, ServiceUnavailable, new_request_id
-from ..fixture.journal import Journal, JournalEntry
+from ..fixture.journal import Journal, JournalEntry, answer_summary
 from ..persistence import StateSaver
+from ..service.completions import Completion
 from ..wsgi_bridge import HEADERS_KEY
 from .errors import MAX_BODY, json_error
 from .guard import CONTROL_PREFIX, Guard
@@ -36,6 +37,8 @@ class Exchange:
     body: bytes | None = None
     headers: list[tuple[str, str]] | None = field(default=None)
     entry: JournalEntry | None = None  # the journal's record of it, for what happens after the answer started
+    answer: Completion | None = None  # what an invocation answered
+    queued_ms: float | None = None  # how long an invocation waited for its endpoint's free slot (emulator time)
 
 
 def note_outcome(environ: dict[str, Any], outcome: str) -> None:
@@ -158,5 +161,7 @@ class Front:
             fault=exchange.fault,
             headers=request_headers(environ),
             body=exchange.body or b"",
+            answer=answer_summary(exchange.answer) if exchange.answer is not None else None,
+            queued_ms=exchange.queued_ms,
         )
         self._requests.record(exchange.entry)

@@ -16,6 +16,7 @@ from mockfabric import MockFabric
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 
 from .flow import Deployed, deploy
+from .test_invocations import raw_stream
 
 HELLO = {"messages": [{"role": "user", "content": "hello there"}], "stream": False}
 
@@ -184,3 +185,91 @@ def test_the_fault_header_is_ignored_when_switched_off() -> None:
     with MockFabric(fault_header=False) as fabric:
         flow = deploy(fabric)
         assert answer(flow, **{"X-Mockfabric-Fault": '{"status": 500}'}).status_code == 200
+
+
+def stream_of(flow: Deployed, body: dict[str, object] = HELLO, **headers: str) -> requests.Response:
+    return answer(flow, {**body, "stream": True, "stream_options": {"include_usage": True}}, **headers)
+
+
+def test_an_answer_streams_its_own_chunks_and_reports_its_own_usage(deployed: Deployed) -> None:
+    chunks = ["Hel", "lo, wor", {"text": "ld!", "delay_ms": 5}]
+    usage = {"prompt_tokens": 11, "completion_tokens": 7}
+    deployed.fabric.add_fixture({"instance": {"equals": deployed.instance}}, {"chunks": chunks, "usage": usage})
+    streamed = parse_sse(stream_of(deployed).text.splitlines(keepends=True))
+    fragments = [c["choices"][0]["delta"].get("content") for c in streamed.chunks if c["choices"] and c["choices"][0]["delta"]]
+    assert fragments == ["Hel", "lo, wor", "ld!"] and chunk_rule_problems(streamed, include_usage=True) == []
+    assert streamed.chunks[-1]["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    plain = answer(deployed).json()
+    assert content_of(plain) == "Hello, world!" and plain["usage"]["total_tokens"] == 18
+    assert deployed.fabric.set_quota(deployed.endpoint)["used"] == 36  # the reported totals are what the endpoint counts
+
+
+def content_of(reply: dict[str, object]) -> str:
+    choices = reply["choices"]
+    assert isinstance(choices, list)
+    text: str = choices[0]["message"]["content"]
+    return text
+
+
+def test_chunks_are_cut_at_the_token_limit(deployed: Deployed) -> None:
+    deployed.fabric.add_fixture({"instance": {"equals": deployed.instance}}, {"chunks": ["one two", " three four", " five"]})
+    streamed = parse_sse(stream_of(deployed, {**HELLO, "max_tokens": 3}).text.splitlines(keepends=True))
+    fragments = [c["choices"][0]["delta"].get("content") for c in streamed.chunks if c["choices"] and c["choices"][0]["delta"]]
+    assert fragments == ["one two", " three"]
+    assert [c["choices"][0]["finish_reason"] for c in streamed.chunks if c["choices"]][-1] == "length"
+
+
+@pytest.mark.parametrize(
+    ("effect", "ending"),
+    [({"stream_cut_after": 2}, "cut"), ({"stream_error_after": 1}, "error event")],
+)
+def test_an_answer_carries_a_stream_fault(deployed: Deployed, effect: dict[str, object], ending: str) -> None:
+    deployed.fabric.add_fixture({"instance": {"equals": deployed.instance}}, {"content": "a b c d e f", **effect}, times=1)
+    received, clean = raw_stream(deployed.invoke_url, deployed.fabric.headers, json.dumps({**HELLO, "stream": True}).encode())
+    assert b"[DONE]" not in received
+    if ending == "cut":
+        assert not clean and received.count(b"data: ") == 2
+    else:
+        assert clean and received.count(b"data: ") == 2 and b'"error_code"' in received.split(b"data: ")[-1]
+    assert "[DONE]" in stream_of(deployed).text  # used up: the next answer is whole
+
+
+def test_an_answers_latency_drop_and_delayed_error(deployed: Deployed) -> None:
+    mine = {"instance": {"equals": deployed.instance}}
+    deployed.fabric.add_fixture(mine, {"content": "late", "latency_ms": 300}, times=1)
+    deployed.fabric.add_fixture(mine, {"content": "never", "drop_connection": True}, times=1)
+    deployed.fabric.add_fixture(mine, {"error": {"status": 503, "error_code": "X.1", "error_msg": "busy"}, "latency_ms": 200}, times=1)
+    late = answer(deployed)
+    assert content(late) == "late" and late.elapsed.total_seconds() >= 0.3
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        answer(deployed)  # dropped after a byte of the answer
+    refused = answer(deployed)
+    assert refused.status_code == 503 and refused.json()["error_code"] == "X.1" and refused.elapsed.total_seconds() >= 0.2
+
+
+def test_a_requests_own_fault_overrides_its_answers_effect_by_effect(deployed: Deployed) -> None:
+    deployed.fabric.add_fixture({"instance": {"equals": deployed.instance}}, {"content": "a b c d e f", "stream_cut_after": 1})
+    headers = {**deployed.fabric.headers, "X-Mockfabric-Fault": '{"stream_cut_after": 4}'}
+    received, clean = raw_stream(deployed.invoke_url, headers, json.dumps({**HELLO, "stream": True}).encode())
+    assert not clean and received.count(b"data: ") == 4  # the request's cut, not the answer's
+    received, clean = raw_stream(deployed.invoke_url, deployed.fabric.headers, json.dumps({**HELLO, "stream": True}).encode())
+    assert not clean and received.count(b"data: ") == 1  # without a header: the answer's own
+
+
+@pytest.mark.parametrize(
+    "answer_spec",
+    [
+        {"content": "a", "chunks": ["a"]},  # one text or the other
+        {"error": {"status": 503, "error_code": "X.1", "error_msg": "m"}, "stall_ms": 10},  # an error has no stream
+        {"chunks": [""]},
+        {"chunks": [{"text": "a", "delay_ms": -1}]},
+        {"content": "a", "usage": {"prompt_tokens": -1}},
+        {"content": "a", "usage": {}},
+    ],
+)
+def test_an_answer_that_cannot_be_given_is_refused_with_its_field(deployed: Deployed, answer_spec: dict[str, object]) -> None:
+    reply = deployed.session.post(
+        f"{deployed.fabric.base_url}/_mockfabric/fixtures", json={"fixtures": [{"match": {"any": True}, "answer": answer_spec}]}
+    )
+    assert reply.status_code == 400 and reply.json()["error_msg"].startswith("body.fixtures"), reply.text
+    assert deployed.session.get(f"{deployed.fabric.base_url}/_mockfabric/fixtures").json()["fixtures"] == []

@@ -75,7 +75,7 @@ def test_fixture_file_and_example_run(tmp_path: Path) -> None:
     checked = subprocess.run(
         [sys.executable, "-m", "mockfabric", "fixtures", "check", str(path)], capture_output=True, text=True, timeout=60
     )
-    assert checked.returncode == 0 and "3 fixture(s) fine, 0 problem(s)" in checked.stdout, checked.stderr
+    assert checked.returncode == 0 and "5 fixture(s) fine, 0 problem(s)" in checked.stdout, checked.stderr
     code = block_after("<!-- fixtures-example", "python")
     namespace: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -6,19 +6,22 @@ from __future__ import annotations
 import statistics
 
 from mockfabric.clock import SystemClock
-from mockfabric.fixture.scripts import Timing
-from mockfabric.service.completions import build_completion, draft_completion
+from mockfabric.service.completions import Fragment, Scripted, build_completion, draft_completion
 from mockfabric.service.invocations import Invocation
+from mockfabric.service.pacing import Timing
 from mockfabric.streaming import Handover
 from mockfabric.web.invocations import render
 
 
-def delays(timing: Timing, content: str = "hello world", seed: int = 1) -> list[float]:
+def delays(
+    timing: Timing, content: str = "hello world", seed: int = 1, scripted: Scripted | None = None, queued: float = 0.0
+) -> list[float]:
     """The real seconds before each step of a streamed answer (a system clock: seconds are seconds)."""
     draft = draft_completion({"messages": [{"role": "user", "content": content}]}, "generate", seed)
-    completion = build_completion(completion_id="chatcmpl-pacing", created=1, model="m", draft=draft, scripted=None)
+    completion = build_completion(completion_id="chatcmpl-pacing", created=1, model="m", draft=draft, scripted=scripted)
     handover = Handover()
-    render(Invocation(completion, stream=True, include_usage=False, seed=draft.seed), timing, SystemClock(), None, None, handover)
+    invocation = Invocation(completion, stream=True, include_usage=False, seed=draft.seed, timing=timing, queued=queued)
+    render(invocation, SystemClock(), None, None, handover)
     assert handover.steps is not None
     return [seconds for seconds, _ in handover.steps]
 
@@ -55,3 +58,17 @@ def test_an_instances_own_pacing_is_set_with_its_spread_through_the_control_api(
         "/_mockfabric/timing", json={"tenant": "t", "instance_id": "i", "ttft_ms": 1, "itl_ms": 1, "itl_jitter_ms": -1}
     )
     assert refused.status_code == 400 and refused.get_json()["error_msg"].startswith("body.itl_jitter_ms")
+
+
+def test_an_answers_own_chunk_delays_replace_the_pacing_and_a_queue_wait_comes_before_the_first_token() -> None:
+    fragments = (Fragment("Hel"), Fragment("lo", delay_ms=500), Fragment("!", delay_ms=0))
+    own = delays(Timing(200, 20), scripted=Scripted("Hello!", fragments=fragments))
+    assert own == [0.2, 0.5, 0.0, 0.0, 0.0]  # TTFT before the first (it has no delay of its own), then its own; finish, [DONE]
+    queued = delays(Timing(200, 20), scripted=Scripted("Hello!", fragments=fragments), queued=1.5)
+    assert queued == [1.7, 0.5, 0.0, 0.0, 0.0]
+
+
+def test_reasoning_is_paced_before_an_answers_own_chunk_delays() -> None:
+    fragments = (Fragment("Hi", delay_ms=300), Fragment("!"))
+    steps = delays(Timing(200, 20), scripted=Scripted("Hi!", reasoning_content="think hard", fragments=fragments))
+    assert steps == [0.2, 0.02, 0.3, 0.02, 0.0, 0.0]  # "think", " hard", then its own 300 ms, ITL; finish, [DONE]
