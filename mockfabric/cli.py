@@ -119,6 +119,18 @@ def _build_parser() -> _Parser:
     fixtures = sub.add_parser("fixtures", help="answer fixture files").add_subparsers(dest="action", required=True, parser_class=_Parser)
     check = fixtures.add_parser("check", help="validate fixture files (YAML or JSON, or directories of them); exit 2 on a problem")
     check.add_argument("paths", nargs="+", metavar="PATH")
+    journal = fixtures.add_parser(
+        "from-journal", help="write the invocations of a request journal as a fixture file that replays them exactly"
+    )
+    source = journal.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a running emulator's base URL: its journal is read page by page")
+    source.add_argument("--file", help="a journal saved as JSON (a GET /_mockfabric/requests answer, or a list of its entries)")
+    journal.add_argument("--tenant", help="only this tenant's invocations")
+    journal.add_argument(
+        "--any-instance", dest="any_instance", action="store_true", help="match questions on any instance (ids differ between emulators)"
+    )
+    journal.add_argument("--control-token", dest="control_token", help="the emulator's control token, if it has one")
+    journal.add_argument("--output", "-o", help="write the fixture file here (default: standard output)")
     return parser
 
 
@@ -203,6 +215,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
+    if args.action == "from-journal":
+        return _from_journal(args)
     from .fixture.answers import check_files, fixture_check
 
     good, problems = check_files(args.paths, fixture_check)
@@ -210,6 +224,38 @@ def _fixtures(args: argparse.Namespace) -> int:
         print(f"mockfabric: {problem}", file=sys.stderr)
     print(f"{good} fixture(s) fine, {len(problems)} problem(s)")
     return 2 if problems else 0
+
+
+def _from_journal(args: argparse.Namespace) -> int:
+    from .fixture.recorded import from_journal
+    from .fixture.sources import JournalUnreadable, journal_entries
+
+    if args.url is not None and (problem := _base_url_problem("--url", args.url)):
+        return _fail(problem)
+    if args.output is not None and (problem := _writable(args.output)):
+        return _fail(problem)
+    try:
+        entries = journal_entries(url=args.url, path=args.file, tenant=args.tenant, control_token=args.control_token)
+        converted = from_journal(entries, any_instance=args.any_instance)
+    except (JournalUnreadable, ValueError) as exc:
+        return _fail(str(exc))
+    for line in converted.skipped:
+        print(f"mockfabric: {line}", file=sys.stderr)
+    text = fixture_yaml(converted.fixtures, "mockfabric fixtures from-journal")
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    print(f"mockfabric: {len(converted.fixtures)} fixture(s) written, {len(converted.skipped)} invocation(s) skipped", file=sys.stderr)
+    return 0
+
+
+def fixture_yaml(fixtures: list[dict[str, Any]], made_by: str) -> str:
+    """A fixture file's text: YAML, Unicode kept, keys in the order written."""
+    import yaml
+
+    header = f"# made by {made_by}; check with: mockfabric fixtures check FILE\n"
+    return header + yaml.safe_dump({"fixtures": fixtures}, sort_keys=False, allow_unicode=True, width=120)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
