@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import __version__
-from .config import ConfigError, parse_float, parse_int, serve_settings, setting_specs
+from .config import ConfigError, is_loopback, parse_float, parse_int, serve_settings, setting_specs
 
 VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
 REJECTED_SHARE = 0.8  # a verify run whose answers are mostly 401/403 tested nothing
@@ -106,6 +106,27 @@ def _verify_parser(sub: Any) -> None:
     verify.add_argument("--report", help="write the JSON drift report here")
 
 
+def _proxy_parser(sub: Any) -> None:
+    proxy = sub.add_parser(
+        "proxy",
+        help="forward to the real service, check every exchange against the contract, record it",
+        description="A proxy in front of the real service: every exchange is forwarded unchanged and checked against the "
+        "contract; findings accumulate in a drift report (GET /_mockfabric/proxy/report, --report at exit).",
+    )
+    proxy.add_argument("--upstream", required=True, help="the service's base URL (admin plane; both planes if --ep-upstream is not given)")
+    proxy.add_argument("--ep-upstream", dest="ep_upstream", help="the ep plane's base URL (service instances, invocations)")
+    proxy.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    proxy.add_argument("--port", type=_typed(int), default=8080, help="port (default 8080; 0 picks a free one)")
+    proxy.add_argument("--token", help="send every request upstream as this X-Auth-Token")
+    proxy.add_argument("--ak", help="sign AK/SK requests again with this access key (the SDK's signer)")
+    proxy.add_argument("--sk", help="... and this secret key")
+    proxy.add_argument("--project-id", dest="project_id", help="project id the signed requests name")
+    proxy.add_argument("--security-token", dest="security_token", help="security token of temporary AK/SK")
+    proxy.add_argument("--record", help="write each exchange as a JSON file in this folder (credentials redacted)")
+    proxy.add_argument("--report", help="write the drift report here at exit")
+    proxy.add_argument("--fail-on-drift", dest="fail_on_drift", action="store_true", help="exit 1 when the report has findings")
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(prog="mockfabric", description="Offline twin of Huawei Cloud DataArts Fabric's inference API.")
     parser.add_argument("--version", action="version", version=f"mockfabric {__version__}")
@@ -116,6 +137,7 @@ def _build_parser() -> _Parser:
     compare = sub.add_parser("diff", help="compare two drift reports (e.g. emulator vs real service); exit 1 when they differ")
     compare.add_argument("first")
     compare.add_argument("second")
+    _proxy_parser(sub)
     fixtures = sub.add_parser("fixtures", help="answer fixture files").add_subparsers(dest="action", required=True, parser_class=_Parser)
     check = fixtures.add_parser("check", help="validate fixture files (YAML or JSON, or directories of them); exit 2 on a problem")
     check.add_argument("paths", nargs="+", metavar="PATH")
@@ -131,6 +153,12 @@ def _build_parser() -> _Parser:
     )
     journal.add_argument("--control-token", dest="control_token", help="the emulator's control token, if it has one")
     journal.add_argument("--output", "-o", help="write the fixture file here (default: standard output)")
+    recorded = fixtures.add_parser(
+        "from-recording", help="write the invocations a proxy recorded (--record DIR) as a fixture file: real answers, chunking, timing"
+    )
+    recorded.add_argument("folder", metavar="DIR")
+    recorded.add_argument("--any-instance", dest="any_instance", action="store_true", help="match questions on any instance")
+    recorded.add_argument("--output", "-o", help="write the fixture file here (default: standard output)")
     return parser
 
 
@@ -215,8 +243,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _fixtures(args: argparse.Namespace) -> int:
-    if args.action == "from-journal":
-        return _from_journal(args)
+    if args.action in ("from-journal", "from-recording"):
+        return _from_traffic(args)
     from .fixture.answers import check_files, fixture_check
 
     good, problems = check_files(args.paths, fixture_check)
@@ -226,22 +254,26 @@ def _fixtures(args: argparse.Namespace) -> int:
     return 2 if problems else 0
 
 
-def _from_journal(args: argparse.Namespace) -> int:
-    from .fixture.recorded import from_journal
-    from .fixture.sources import JournalUnreadable, journal_entries
+def _from_traffic(args: argparse.Namespace) -> int:
+    from .fixture.recorded import from_journal, from_recordings
+    from .fixture.sources import journal_entries, recordings_in
 
-    if args.url is not None and (problem := _base_url_problem("--url", args.url)):
+    journal = args.action == "from-journal"
+    if journal and args.url is not None and (problem := _base_url_problem("--url", args.url)):
         return _fail(problem)
     if args.output is not None and (problem := _writable(args.output)):
         return _fail(problem)
     try:
-        entries = journal_entries(url=args.url, path=args.file, tenant=args.tenant, control_token=args.control_token)
-        converted = from_journal(entries, any_instance=args.any_instance)
-    except (JournalUnreadable, ValueError) as exc:
+        if journal:
+            entries = journal_entries(url=args.url, path=args.file, tenant=args.tenant, control_token=args.control_token)
+            converted = from_journal(entries, any_instance=args.any_instance)
+        else:
+            converted = from_recordings(recordings_in(args.folder), any_instance=args.any_instance)
+    except ValueError as exc:
         return _fail(str(exc))
     for line in converted.skipped:
         print(f"mockfabric: {line}", file=sys.stderr)
-    text = fixture_yaml(converted.fixtures, "mockfabric fixtures from-journal")
+    text = fixture_yaml(converted.fixtures, f"mockfabric fixtures {args.action}")
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -258,8 +290,51 @@ def fixture_yaml(fixtures: list[dict[str, Any]], made_by: str) -> str:
     return header + yaml.safe_dump({"fixtures": fixtures}, sort_keys=False, allow_unicode=True, width=120)
 
 
+def _proxy_problems(args: argparse.Namespace) -> str | None:
+    missing = [name for name in ("httpx2",) if importlib.util.find_spec(name) is None]
+    if args.ak and importlib.util.find_spec("huaweicloudsdkcore") is None:
+        missing.append("huaweicloudsdkcore")
+    if missing:
+        return f"proxy needs the proxy extra: pip install 'mockfabric[proxy]' (missing: {', '.join(missing)})"
+    for flag, url in (("--upstream", args.upstream), ("--ep-upstream", args.ep_upstream)):
+        if url is not None and (problem := _base_url_problem(flag, url)):
+            return problem
+    if not is_loopback(args.host):
+        return f"--host {args.host} is not a loopback address: the proxy signs with your credentials, so it serves this machine only"
+    if bool(args.ak) != bool(args.sk):
+        return "--ak and --sk go together"
+    if args.token and args.ak:
+        return "give --token or --ak/--sk, not both"
+    if not 0 <= args.port <= 65535:
+        return f"--port must be 0..65535, not {args.port}"
+    for path in filter(None, (args.report,)):
+        if problem := _writable(path):
+            return problem
+    if args.record:
+        folder = Path(args.record)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return f"cannot make the recording folder {args.record}: {exc.strerror or exc}"
+        if problem := _writable(str(folder / "probe.json")):
+            return problem
+    return None
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    problem = _proxy_problems(args)
+    if problem is not None:
+        return _fail(problem)
+    from .proxy.server import ProxySettings, run_proxy
+
+    values = {k: v for k, v in vars(args).items() if k != "command"}
+    return run_proxy(ProxySettings(**values))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "proxy":
+        return _proxy(args)
     if args.command == "fixtures":
         return _fixtures(args)
     if args.command == "verify":

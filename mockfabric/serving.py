@@ -55,7 +55,7 @@ class _ExpectedEnds(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], ConnectionAbortedError | asyncio.CancelledError))
 
 
-def _quiet_expected_ends() -> None:
+def quiet_expected_ends() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _ExpectedEnds) for f in logger.filters):
         logger.addFilter(_ExpectedEnds())
@@ -183,7 +183,7 @@ class ServeError(RuntimeError):
         self.exit_code = exit_code
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound before the server starts so that port 0 is known at once. Made with protocol
     IPPROTO_TCP (socket.create_server leaves it 0): asyncio's loop turns Nagle off only on sockets that say TCP, and
     with Nagle on, every answer after the first on a kept-alive connection waited ~40 ms for a delayed ACK."""
@@ -199,7 +199,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     try:
         import uvloop
     except ImportError:  # uvloop is not built for every platform (Windows): asyncio's loop serves the same
@@ -214,7 +214,7 @@ class Server:
         self.settings = settings
         self.app = app if app is not None else create_app(settings)
         try:
-            self._socket = _listen(settings.host, settings.port)
+            self._socket = listen(settings.host, settings.port)
         except ServeError:
             self._close_app()
             raise
@@ -244,7 +244,7 @@ class Server:
             timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # whole seconds: never shorter than asked
         )
         self._uvicorn = uvicorn.Server(config)
-        _quiet_expected_ends()
+        quiet_expected_ends()
 
     @property
     def base_url(self) -> str:
@@ -258,7 +258,7 @@ class Server:
     def run(self) -> None:
         """Serve until stopped: in-flight requests and streams get `shutdown_timeout` seconds, then are cancelled."""
         try:
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(self._uvicorn.serve(sockets=[self._socket]))
         finally:
             self.front.close()

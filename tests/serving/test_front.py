@@ -125,7 +125,7 @@ def test_kept_alive_requests_are_answered_at_once_on_asyncio_s_own_loop_too(monk
     from mockfabric.testing.server import ThreadedServer
     from mockfabric.web.app import create_app
 
-    monkeypatch.setattr(serving, "_loop_factory", lambda: asyncio.new_event_loop)
+    monkeypatch.setattr(serving, "loop_factory", lambda: asyncio.new_event_loop)
     with ThreadedServer(create_app(Settings()), Settings()) as server:
         host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
         connection = http.client.HTTPConnection(host, int(port), timeout=10)

@@ -1,0 +1,1 @@
+"""`mockfabric proxy`: forward to the real service, check every exchange against the contract, record it."""

@@ -1,0 +1,208 @@
+"""The proxy as an ASGI app: each request forwarded upstream as it came (credentials aside), the answer passed back
+chunk by chunk as it arrives, then checked against the contract and recorded.
+
+What must hold: status, headers (hop-by-hop ones aside) and body bytes reach the client unchanged, a stream chunk by
+chunk with no buffering (a slow reader slows its own upstream read, never anyone else); an answer the upstream
+cuts is cut for the client too. Bad input gets the service's error body: a body over 12 MiB 413, a request head or
+body that stalls `read_timeout` 408, an upstream that cannot be reached 502. Only loopback `Host` names are served
+and a foreign `Origin` is refused (the proxy signs with your credentials: no web page may use it). Findings and
+recordings never stop the forwarding: a recording that cannot be written is logged and the proxy serves on. An
+exchange is checked and recorded before its answer ends, so a client that has the answer finds it recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx2
+
+from ..contracts import Contract
+from ..web.guard import host_name, is_loopback_name
+from .credentials import UpstreamCredentials
+from .exchange import Exchange, Headers
+from .inspection import Inspector
+from .recording import Recorder
+from .routes import Routes
+
+log = logging.getLogger("mockfabric.proxy")
+REPORT_PATH = "/_mockfabric/proxy/report"
+CONTROL_PREFIX = "/_mockfabric/"
+MAX_BODY = 12 * 1024 * 1024  # the gateway's limit for a request body (DOC)
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"}
+)
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class ClientGone(Exception):
+    """The client closed its connection before its request was read."""
+
+
+class RequestRefused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class ProxyApp:
+    def __init__(
+        self,
+        *,
+        contract: Contract,
+        upstream: str,
+        ep_upstream: str | None,
+        credentials: UpstreamCredentials,
+        inspector: Inspector,
+        recorder: Recorder | None = None,
+        read_timeout: float = 10.0,
+        upstream_timeout: float = 300.0,
+    ) -> None:
+        self.routes = Routes(contract.operations.values())
+        self.upstream, self.ep_upstream = upstream.rstrip("/"), (ep_upstream or upstream).rstrip("/")
+        self.credentials, self.inspector, self.recorder = credentials, inspector, recorder
+        self.read_timeout = read_timeout
+        self.timeout = httpx2.Timeout(upstream_timeout, connect=10.0)
+        self.client: httpx2.AsyncClient | None = None
+        self.seq = 0
+        self._record_failing = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            try:
+                await self._http(scope, receive, send)
+            except RequestRefused as refused:
+                await _answer(send, refused.status, {"error_code": refused.code, "error_msg": refused.message})
+            except ClientGone:
+                return
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._client()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _client(self) -> httpx2.AsyncClient:
+        if self.client is None:
+            limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+            self.client = httpx2.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False, follow_redirects=False)
+        return self.client
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        _refuse_foreign(headers)
+        method, path = scope["method"], scope["path"]
+        query = scope.get("query_string", b"").decode("latin-1")
+        if path == REPORT_PATH and method == "GET":
+            await _answer(send, 200, self.inspector.report_dict())
+            return
+        body = await self._body(receive)
+        operation = self.routes.find(method, path)
+        self.seq += 1
+        exchange = Exchange(self.seq, operation, method, path, query, headers, body)
+        base = self.ep_upstream if operation is not None and operation.plane == "ep" else self.upstream
+        url = f"{base}{path}" + (f"?{query}" if query else "")
+        forwarded = [(k, v) for k, v in headers if k.lower() not in NOT_FORWARDED]
+        url, forwarded = self.credentials.apply(method, url, forwarded, body)
+        client = self._client()
+        try:
+            response = await client.send(client.build_request(method, url, headers=forwarded, content=body), stream=True)
+        except httpx2.HTTPError as exc:
+            log.error("upstream %s failed for %s %s: %s", base, method, path, type(exc).__name__)
+            raise RequestRefused(
+                502, "mockfabric.00000502", f"the upstream {base} did not answer: {type(exc).__name__} {exc}"[:500]
+            ) from None
+        try:
+            last = await self._relay(response, exchange, send)
+        finally:
+            await response.aclose()
+            if not path.startswith(CONTROL_PREFIX):  # checked and recorded before the client sees the end of it
+                await self._finish(exchange)
+        await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _body(self, receive: Receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout)
+            except TimeoutError:
+                raise RequestRefused(408, "common.00000408", f"the request body stopped arriving for {self.read_timeout:g} s") from None
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise RequestRefused(413, "APIG.0201", "Request entity too large")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _relay(self, response: httpx2.Response, exchange: Exchange, send: Send) -> bytes:
+        """Status and headers, then each piece of the body as the upstream sends it, but the end of it: the piece
+        that completes a declared Content-Length (a client has the answer once it has that many bytes) is returned
+        unsent, as is nothing (b"") for an answer without one."""
+        kept: Headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
+        exchange.answered(response.status_code, kept)
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
+        declared = response.headers.get("content-length")
+        remaining = int(declared) if declared is not None and declared.isdigit() else -1
+        try:
+            async for piece in response.aiter_raw():
+                exchange.took(piece)
+                remaining -= len(piece)
+                if remaining == 0:
+                    return piece
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except httpx2.HTTPError as exc:  # the upstream cut its answer: cut it for the client too
+            exchange.cut_short = f"the upstream cut the answer ({type(exc).__name__})"
+            raise ConnectionAbortedError(exchange.cut_short) from None
+        finally:
+            exchange.ended()
+        return b""
+
+    async def _finish(self, exchange: Exchange) -> None:
+        name = self.recorder.name_of(exchange) if self.recorder is not None else None
+        self.inspector.inspect(exchange, name)
+        if self.recorder is None:
+            return
+        try:
+            await asyncio.to_thread(self.recorder.write, exchange)
+            self._record_failing = False
+        except OSError as exc:
+            if not self._record_failing:
+                log.error("cannot write recording %s: %s (forwarding goes on)", name, exc.strerror or exc)
+            self._record_failing = True
+
+
+def _refuse_foreign(headers: Headers) -> None:
+    host = next((v for k, v in headers if k.lower() == "host"), "")
+    if not is_loopback_name(host_name(host)):
+        raise RequestRefused(403, "common.01000403", f"Host {host[:100]!r} is not a loopback name: the proxy serves local clients only")
+    origin = next((v for k, v in headers if k.lower() == "origin"), None)
+    if origin is not None and origin != f"http://{host}":
+        raise RequestRefused(403, "common.01000403", f"cross-site request from {origin[:100]!r} refused")
+
+
+async def _answer(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
