@@ -207,14 +207,52 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
-class Server:
-    """A bound uvicorn server around the emulator app; `run()` serves until `stop()` or a signal."""
+class BoundServer:
+    """uvicorn on a socket bound before it runs, so that port 0 is known at once; `run()` serves until `stop()` or
+    a signal, then releases the socket and whatever `closed()` says."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self._socket = listen(host, port)  # ServeError naming the address when it cannot be had
+        self._uvicorn: uvicorn.Server | None = None
+
+    def serve_with(self, config: uvicorn.Config) -> None:
+        self._uvicorn = uvicorn.Server(config)
+        quiet_expected_ends()
+
+    @property
+    def base_url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host.strip('[]')}]"
+        return f"http://{host}:{self._socket.getsockname()[1]}"
+
+    def stop(self) -> None:
+        """Ask the server to stop (from any thread or a signal handler); `run()` returns after the graceful drain."""
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+
+    def run(self) -> None:
+        """Serve until stopped: in-flight requests and streams get the graceful timeout, then are cancelled."""
+        if self._uvicorn is None:
+            raise RuntimeError("serve_with(config) comes before run()")
+        try:
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
+                runner.run(self._uvicorn.serve(sockets=[self._socket]))
+        finally:
+            self._socket.close()
+            self.closed()
+
+    def closed(self) -> None:
+        """What to release once serving is over (nothing, here)."""
+
+
+class Server(BoundServer):
+    """The emulator app on a BoundServer, behind the ASGI front."""
 
     def __init__(self, settings: Settings, app: Any | None = None) -> None:
         self.settings = settings
         self.app = app if app is not None else create_app(settings)
         try:
-            self._socket = listen(settings.host, settings.port)
+            super().__init__(settings.host, settings.port)
         except ServeError:
             self._close_app()
             raise
@@ -243,27 +281,11 @@ class Server:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),  # whole seconds: never shorter than asked
         )
-        self._uvicorn = uvicorn.Server(config)
-        quiet_expected_ends()
+        self.serve_with(config)
 
-    @property
-    def base_url(self) -> str:
-        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host.strip('[]')}]"
-        return f"http://{host}:{self._socket.getsockname()[1]}"
-
-    def stop(self) -> None:
-        """Ask the server to stop (from any thread or a signal handler); `run()` returns after the graceful drain."""
-        self._uvicorn.should_exit = True
-
-    def run(self) -> None:
-        """Serve until stopped: in-flight requests and streams get `shutdown_timeout` seconds, then are cancelled."""
-        try:
-            with asyncio.Runner(loop_factory=loop_factory()) as runner:
-                runner.run(self._uvicorn.serve(sockets=[self._socket]))
-        finally:
-            self.front.close()
-            self._socket.close()
-            self._close_app()
+    def closed(self) -> None:
+        self.front.close()
+        self._close_app()
 
     def _close_app(self) -> None:
         emulator = getattr(self.app, "extensions", {}).get("mockfabric")

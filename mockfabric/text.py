@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -73,3 +75,13 @@ def first_invalid_text(value: Any, where: str = "") -> str | None:
 
 def _join(location: str, key: str) -> str:
     return f"{location}.{key}" if location else key
+
+
+def read_utf8(path: Path, refused: Callable[[str], Exception]) -> str:
+    """The file's text; the exception `refused("<path>: <why>")` makes when it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise refused(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise refused(f"{path}: not UTF-8 text") from None

@@ -3,11 +3,12 @@ chunk by chunk as it arrives, then checked against the contract and recorded.
 
 What must hold: status, headers (hop-by-hop ones aside) and body bytes reach the client unchanged, a stream chunk by
 chunk with no buffering (a slow reader slows its own upstream read, never anyone else); an answer the upstream
-cuts is cut for the client too. Bad input gets the service's error body: a body over 12 MiB 413, a request head or
-body that stalls `read_timeout` 408, an upstream that cannot be reached 502. Only loopback `Host` names are served
-and a foreign `Origin` is refused (the proxy signs with your credentials: no web page may use it). Findings and
-recordings never stop the forwarding: a recording that cannot be written is logged and the proxy serves on. An
-exchange is checked and recorded before its answer ends, so a client that has the answer finds it recorded.
+cuts is cut for the client too, and so is one whose reader takes nothing for `read_timeout`. Bad input gets the
+service's error body: a body over 12 MiB 413, a request body that stalls `read_timeout` 408, an upstream that
+cannot be reached 502. Only loopback `Host` names are served and a foreign `Origin` is refused (the proxy signs with
+your credentials: no web page may use it). Findings and recordings never stop the forwarding: a recording that
+cannot be written is logged and the proxy serves on. An exchange is checked and recorded before its answer ends,
+so a client that has the answer finds it recorded.
 """
 
 from __future__ import annotations
@@ -170,10 +171,15 @@ class ProxyApp:
                 remaining -= len(piece)
                 if remaining == 0:
                     return piece
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                async with asyncio.timeout(self.read_timeout):  # a reader that takes nothing holds no upstream for ever
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
         except httpx2.HTTPError as exc:  # the upstream cut its answer: cut it for the client too
             exchange.cut_short = f"the upstream cut the answer ({type(exc).__name__})"
             raise ConnectionAbortedError(exchange.cut_short) from None
+        except TimeoutError:
+            exchange.client_cut = f"the client took nothing for {self.read_timeout:g} s: its answer was cut"
+            log.warning("%s %s: %s", exchange.method, exchange.path, exchange.client_cut)
+            raise ConnectionAbortedError(exchange.client_cut) from None
         finally:
             exchange.ended()
         return b""

@@ -41,6 +41,7 @@ class Exchange:
     body: bytearray = field(default_factory=bytearray)
     events: list[Event] = field(default_factory=list)
     cut_short: str | None = None  # why the answer did not arrive whole (upstream cut, client left, too long to keep)
+    client_cut: str | None = None  # why the client did not get the whole answer (it stopped reading): no drift
     framing: list[str] = field(default_factory=list)  # SSE framing problems (an event not ended by a blank line)
     _pending: bytes = b""
     _inflate: Any = None
@@ -70,16 +71,17 @@ class Exchange:
                 chunk = chunk[: max(0, KEEP_BYTES - len(self.body))]
             self.body += chunk
             return
-        self._pending += chunk
-        while True:
-            end, size = _event_end(self._pending)
-            if end < 0:
-                break
-            block, self._pending = self._pending[:end], self._pending[end + size :]
-            self._event(block)
+        buffer = self._pending + chunk
+        if b"\r" in buffer:  # CRLF line ends: one spelling, so that one search finds every event's end
+            buffer = buffer.replace(b"\r\n", b"\n")
+        start = 0
+        while (end := buffer.find(b"\n\n", start)) >= 0:
+            self._event(buffer[start:end])
+            start = end + 2
+        self._pending = buffer[start:]
 
     def _event(self, block: bytes) -> None:
-        lines = block.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+        lines = block.decode("utf-8", errors="replace").split("\n")
         data = [line[5:].lstrip(" ") for line in lines if line.startswith("data:")]
         if not data:
             return
@@ -97,9 +99,3 @@ class Exchange:
 
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
-
-
-def _event_end(buffer: bytes) -> tuple[int, int]:
-    """Where the first complete SSE event ends (a blank line) and the separator's length; (-1, 0) if none yet."""
-    found = [(index, len(sep)) for sep in (b"\n\n", b"\r\n\r\n") if (index := buffer.find(sep)) >= 0]
-    return min(found) if found else (-1, 0)

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
+
 from ..contracts import Contract, Operation
 from ..testing.drift import Finding, OperationResult, Report, json_ready
 from ..testing.streams import DONE, Stream, chunk_rule_problems
@@ -46,6 +48,8 @@ class Inspector:
         result = self.report.operations[name]
         result.requests += 1
         result.statuses[str(exchange.status)] += 1
+        if exchange.client_cut is not None:
+            return []  # what the client did not take says nothing about the service
         request = self._request_of(exchange, recording)
         findings = [
             Finding(name, check, title, message, MODE, exchange.status, request, expected=json_ready(expected), actual=json_ready(actual))
@@ -169,8 +173,8 @@ def _stream_problems(contract: Contract, exchange: Exchange) -> Iterator[tuple[s
             stream.events.append(DONE)
             continue
         try:
-            stream.events.append(json.loads(event.data))
-        except (ValueError, RecursionError):
+            stream.events.append(orjson.loads(event.data))  # strict JSON, ~3x json's speed: a stream has thousands
+        except ValueError:
             stream.problems.append(f"event is not JSON: {event.data[:80]!r}")
     check = contract.component_check("ChatCompletionChunk")
     for index, chunk in enumerate(stream.chunks):

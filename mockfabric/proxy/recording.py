@@ -36,8 +36,8 @@ def recording_of(exchange: Exchange) -> dict[str, Any]:
         response["events"] = [{"at_ms": event.at_ms, "data": event.data} for event in exchange.events]
     else:
         response["body"] = _readable(bytes(exchange.body))
-    if exchange.cut_short:
-        response["cut_short"] = exchange.cut_short
+    if exchange.cut_short or exchange.client_cut:
+        response["cut_short"] = exchange.cut_short or exchange.client_cut
     return {
         "format": FORMAT,
         "seq": exchange.seq,

@@ -7,7 +7,6 @@ stopped, and the exit status is 1 with `--fail-on-drift` when it has findings.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import signal
@@ -20,7 +19,7 @@ import uvicorn
 
 from ..contracts import public_contract
 from ..sdk_signer import SdkSigner
-from ..serving import ServeError, listen, loop_factory, quiet_expected_ends
+from ..serving import BoundServer, ServeError
 from .app import REPORT_PATH, ProxyApp
 from .credentials import UpstreamCredentials
 from .inspection import Inspector
@@ -44,7 +43,7 @@ class ProxySettings:
     read_timeout: float = 10.0
 
 
-class ProxyServer:
+class ProxyServer(BoundServer):
     def __init__(self, settings: ProxySettings) -> None:
         self.settings = settings
         signer = (
@@ -62,7 +61,7 @@ class ProxyServer:
             recorder=recorder,
             read_timeout=settings.read_timeout,
         )
-        self._socket = listen(settings.host, settings.port)
+        super().__init__(settings.host, settings.port)
         config = uvicorn.Config(
             self.app,
             lifespan="on",
@@ -76,22 +75,7 @@ class ProxyServer:
             timeout_keep_alive=30,
             timeout_graceful_shutdown=5,
         )
-        self._uvicorn = uvicorn.Server(config)
-        quiet_expected_ends()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.settings.host}:{self._socket.getsockname()[1]}"
-
-    def stop(self) -> None:
-        self._uvicorn.should_exit = True
-
-    def run(self) -> None:
-        try:
-            with asyncio.Runner(loop_factory=loop_factory()) as runner:
-                runner.run(self._uvicorn.serve(sockets=[self._socket]))
-        finally:
-            self._socket.close()
+        self.serve_with(config)
 
     def write_report(self) -> None:
         if self.settings.report:

@@ -79,9 +79,10 @@ def chunk_rule_problems(stream: Stream, *, include_usage: bool = False) -> list[
         return [*problems, "the stream has no chunks"]
     first = chunks[0]
     for name in ("id", "created", "model"):
-        values = {json.dumps(c.get(name)) for c in chunks}
+        values = {_comparable(c.get(name)) for c in chunks}
         if len(values) > 1:
-            problems.append(f"{name} differs between chunks: {sorted(values)[:3]}")
+            shown = sorted(value if kind == "json" else json.dumps(value) for kind, value in values)[:3]
+            problems.append(f"{name} differs between chunks: {shown}")
     problems += _choice_problems([c for c in chunks if c.get("choices")])
     usage_chunks = [c for c in chunks if not c.get("choices")]
     if include_usage:
@@ -100,6 +101,13 @@ def chunk_rule_problems(stream: Stream, *, include_usage: bool = False) -> list[
     if first.get("object") != "chat.completion.chunk":
         problems.append(f"object is {first.get('object')!r}, not chat.completion.chunk")
     return problems
+
+
+def _comparable(value: Any) -> tuple[str, Any]:
+    """A hashable stand-in for a JSON value that tells 1, 1.0 and true apart (json.dumps only for lists and objects)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return type(value).__name__, value
+    return "json", json.dumps(value, sort_keys=True)
 
 
 def _choice_problems(chunks: list[dict[str, Any]]) -> list[str]:

@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,25 @@ def test_hostile_requests_get_the_service_error_body_and_the_proxy_serves_on(tmp
         down = requests.get(f"{nowhere.url}/v1/workspaces", headers={"X-Auth-Token": "t"}, timeout=30)
         assert down.status_code == 502 and down.json()["error_code"] == "mockfabric.00000502"
         assert "did not answer: ConnectError" in down.json()["error_msg"]
+
+
+def test_a_reader_that_takes_nothing_loses_its_stream_and_is_no_finding() -> None:
+    body = json.dumps({"messages": [{"role": "user", "content": "word " * 50_000}], "max_tokens": 32768}).encode()
+    with MockFabric(completion_mode="echo", lifecycle="instant") as upstream, RunningProxy(upstream.base_url, read_timeout=0.5) as proxy:
+        from ..serving.flow import deploy
+
+        flow = deploy(upstream)
+        upstream.set_quota(flow.endpoint, total=10**12)
+        path = flow.invoke_url.removeprefix(upstream.base_url)
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            extra = "".join(f"{k}: {v}\r\n" for k, v in upstream.headers.items())
+            stalled.sendall((head + extra + "\r\n").encode() + body)
+            deadline = time.monotonic() + 20
+            while proxy.report()["operations"]["InvokeModelService"]["requests"] == 0:  # the cut stream is counted once over
+                assert time.monotonic() < deadline, "the stalled stream was not cut within 20 s"
+                threading.Event().wait(0.05)
+            assert requests.get(f"{proxy.url}/v1/workspaces", headers=upstream.headers, timeout=10).status_code == 200
+        assert proxy.findings() == []
