@@ -175,8 +175,15 @@ def test_a_plain_install_serves_diffs_and_refuses_verify_in_one_line(plain: Path
     assert same.returncode == 0 and "agree" in same.stdout
     version = run(plain, tmp_path, "--version")
     assert version.returncode == 0 and version.stdout.startswith("mockfabric ")
-    server = subprocess.Popen(
-        [str(plain / "mockfabric"), "serve", "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=user_env()
+    proxy = run(plain, tmp_path, "proxy", "--upstream", "http://127.0.0.1:1")
+    assert proxy.returncode == 2 and proxy.stderr.count("\n") == 1 and "pip install 'mockfabric[proxy]'" in proxy.stderr
+    (tmp_path / "answers.yaml").write_text("fixtures:\n  - match: {user: {contains: weather}}\n    answer: {content: Sunny.}\n")
+    server = subprocess.Popen(  # fixtures matched by `contains` need pyahocorasick: installed from the index
+        [str(plain / "mockfabric"), "serve", "--port", "0", "--fixtures", "answers.yaml"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=user_env(),
     )
     try:
         assert server.stdout is not None
@@ -250,3 +257,38 @@ def test_verify_against_a_closed_port_is_one_cannot_connect_line(installed: Path
         result = run(installed, tmp_path, "verify", "--base-url", f"http://127.0.0.1:{port}", "--token", "t")
     assert result.returncode == 2 and result.stderr.startswith(f"mockfabric: cannot connect to http://127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1 and "not_a_server_error" not in result.stdout
+
+
+@pytest.mark.slow
+def test_the_proxy_extra_installs_what_the_proxy_needs(wheel: Path, emulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`pip install 'mockfabric[proxy]'` in a fresh virtualenv: the proxy forwards, checks and writes its report."""
+    venv = fresh_venv(tmp_path_factory.mktemp("proxy") / "venv", f"{wheel}[proxy]")
+    folder = tmp_path_factory.mktemp("proxy-run")
+    proxy = subprocess.Popen(
+        [str(venv / "mockfabric"), "proxy", "--upstream", emulator, "--port", "0", "--report", "report.json", "--record", "recorded"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=folder,
+        env=user_env(),
+    )
+    assert proxy.stdout is not None
+    url = proxy.stdout.readline().split()[3]
+    listed = subprocess.run(
+        [
+            str(venv / "python"),
+            "-c",
+            f"import httpx2; print(httpx2.get('{url}/v1/workspaces', headers={{'X-Auth-Token': 't'}}).status_code)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_env(),
+    )
+    assert listed.stdout.strip() == "200", listed.stderr
+    proxy.send_signal(signal.SIGTERM)
+    out, err = proxy.communicate(timeout=30)
+    assert proxy.returncode == 0, out + err
+    report = json.loads((folder / "report.json").read_text())
+    assert report["conformed"] is True and report["operations"]["ListWorkspaces"]["requests"] == 1
+    assert [path.name for path in (folder / "recorded").iterdir()] == ["000001-ListWorkspaces.json"]
