@@ -43,7 +43,7 @@ from .adapter import Binding, Context, bind
 from .auth import Authenticator, Presented, lowered_headers
 from .encoding import to_json
 from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
-from .front import Front, exchange_of, note_outcome, request_body, request_headers
+from .front import Front, exchange_of, note_outcome, note_pace, request_body, request_headers
 from .guard import Guard
 from .parsing import Call, parse_call
 from .throttle import Throttle
@@ -287,7 +287,8 @@ def _invocation(
     shaped = None if stream_effect is None else (fault.id if fault is not None else "answer", stream_effect)
     note = partial(note_outcome, environ)
     chunk_check = _chunk_check() if validating else None
-    response = invocation_view.render(invocation, emulator.service.clock, shaped, chunk_check, handover, note)
+    paced = partial(note_pace, environ)
+    response = invocation_view.render(invocation, emulator.service.clock, shaped, chunk_check, handover, note, paced)
     if validating and not invocation.stream:
         _check_response(operation, json.loads(response.get_data()))
     return response

@@ -31,6 +31,7 @@ def render(
     check_chunk: Callable[[Any], None] | None,
     handover: Handover | None = None,
     note: Callable[[str], None] | None = None,
+    paced: Callable[[float, float], None] | None = None,
 ) -> Response:
     """With the server's `handover` the stream is written by the server's event loop (the body returned is empty);
     without one the request's thread sleeps between chunks itself. `note` records how a stream ended early.
@@ -38,7 +39,7 @@ def render(
     if not invocation.stream:
         hold(handover, clock.real_seconds(invocation.queued))
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
-    steps = _steps(invocation, clock, fault, check_chunk)
+    steps = _steps(invocation, clock, fault, check_chunk, paced)
     if handover is not None:
         handover.stream(steps, note)
         events: Iterator[bytes] = iter(())
@@ -54,7 +55,13 @@ def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
         yield chunk
 
 
-def _steps(invocation: Invocation, clock: Clock, fault: Fault | None, check_chunk: Callable[[Any], None] | None) -> Iterator[Step]:
+def _steps(
+    invocation: Invocation,
+    clock: Clock,
+    fault: Fault | None,
+    check_chunk: Callable[[Any], None] | None,
+    paced: Callable[[float, float], None] | None = None,
+) -> Iterator[Step]:
     """Role deltas at once (headers go out with them), then each token chunk after its pace (TTFT, or the wait for
     a free slot plus TTFT, then ITL, or the answer's own delay: what `Invocation.paced` says, computed inline here
     because a stream may have a million chunks). Each step is (real seconds to wait before it, chunk): pacing is on
@@ -63,6 +70,7 @@ def _steps(invocation: Invocation, clock: Clock, fault: Fault | None, check_chun
     cut, error_after = effect.stream_cut_after, effect.stream_error_after
     pace = pacer(invocation.timing, invocation.completion.prompt_tokens, invocation.seed)
     first = True
+    first_ms = total = 0.0  # emulator seconds: told to `paced` once the stream is whole
     event = sse.event
     for sent, (chunk, token, own_ms) in enumerate(invocation.completion.paced_chunks(invocation.include_usage, invocation.shape)):
         if cut is not None and sent >= cut:
@@ -80,10 +88,14 @@ def _steps(invocation: Invocation, clock: Clock, fault: Fault | None, check_chun
             if first:
                 first = False
                 delay += invocation.queued
+                first_ms = delay * 1000
                 seconds = effect.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
+            total += delay
             if delay:
                 seconds += clock.real_seconds(delay)
         if check_chunk is not None:
             check_chunk(chunk)
         yield seconds, event(chunk)
+    if paced is not None:
+        paced(first_ms, total * 1000)
     yield 0.0, sse.DONE

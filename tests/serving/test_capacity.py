@@ -1,5 +1,6 @@
-"""An endpoint's capacity over a real socket: answers at once per reserved MU, on the emulator's clock; past it an
-invocation queues (its first token comes later, `queued_ms` in the journal) or is refused with the gateway's 429."""
+"""Pacing and capacity over a real socket: seeded jitter, journaled per stream (`pace_ms`), is the same for the same
+request and seed; an endpoint serves so many answers at once per reserved MU, on the emulator's clock, and past it
+an invocation queues (its first token comes later, `queued_ms` in the journal) or gets the gateway's 429."""
 
 from __future__ import annotations
 
@@ -104,3 +105,23 @@ def test_a_queued_stream_starts_later_in_real_time() -> None:
 def test_a_bad_capacity_setting_is_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         MockFabric(**settings)
+
+
+def paces(flow: Deployed) -> list[dict[str, float]]:
+    return [entry["pace_ms"] for entry in flow.fabric.requests(operation="InvokeModelService") if "pace_ms" in entry]
+
+
+def test_jitter_over_a_socket_is_the_same_for_the_same_request_and_seed() -> None:
+    spread = {"ttft_ms": 200, "itl_ms": 20, "ttft_jitter_ms": 50, "itl_jitter_ms": 5, "prefill_us_per_token": 1000}
+    seen = []
+    for seed in (11, 11, 12):
+        with MockFabric(seed=seed, **spread) as fabric:  # a manual clock: paced, yet no real time passes
+            flow = deploy(fabric)
+            for text in ("hello", "hello", "something else"):
+                assert flow.invoke({"messages": [{"role": "user", "content": text}], "stream": True}).status_code == 200
+            seen.append(paces(flow))
+    first, again, other_seed = seen
+    assert first == again and first[0] == first[1] and first[2] != first[0]  # per request and seed, reproducibly
+    assert other_seed[0] != first[0]
+    assert all(pace["first_token"] >= 4.0 for pace in first)  # prefill: 4 prompt tokens x 1 ms at least
+    assert len({pace["first_token"] for pace in first}) == 2 and first[0]["first_token"] != 200 + 4  # drawn, not the mean
