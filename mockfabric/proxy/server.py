@@ -91,6 +91,8 @@ def run_proxy(settings: ProxySettings, out: TextIO = sys.stdout) -> int:
     """Proxy until SIGINT/SIGTERM; 1 with --fail-on-drift when there are findings, else 0."""
     logging.basicConfig(level=logging.INFO, format="mockfabric: %(message)s", stream=sys.stderr)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start and stop notes: the line below says it
+    for chatty in ("httpx2", "httpcore2"):  # a line per upstream request at INFO: the findings are what matters here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         server = ProxyServer(settings)
     except ServeError as exc:

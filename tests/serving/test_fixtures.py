@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,6 +164,15 @@ def test_the_fault_header_cuts_or_breaks_a_stream(deployed: Deployed) -> None:
     stream = parse_sse(cut.text.splitlines(keepends=True))
     events = stream.chunks
     assert len(events) == 3 and "[DONE]" not in cut.text and events[-1]["error_code"] == "dataartsfabric.00000001"
+
+
+def test_the_fault_header_drops_the_connection_or_stalls_the_first_token(deployed: Deployed) -> None:
+    with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        answer(deployed, **{"X-Mockfabric-Fault": '{"drop_connection": true}'})
+    start = time.monotonic()
+    stalled = answer(deployed, {**HELLO, "stream": True}, **{"X-Mockfabric-Fault": '{"stall_ms": 300}'})
+    assert stalled.status_code == 200 and time.monotonic() - start >= 0.3 and "[DONE]" in stalled.text  # late, yet whole
+    assert [entry["fault"] for entry in deployed.fabric.requests(operation="InvokeModelService")] == ["header", "header"]
 
 
 def test_a_bad_fault_header_is_a_clear_400(deployed: Deployed) -> None:
