@@ -20,6 +20,7 @@ from huaweicloudsdkdataartsfabricep.v1 import ListServicesInstancesRequest
 
 from mockfabric import MockFabric
 
+from ..sdk import test_sdk_operations as sdk_operations
 from ..sdk.conftest import IDENTITIES, clients
 from ..serving.flow import Deployed, deploy
 from .running import RunningProxy
@@ -120,3 +121,16 @@ def test_recordings_and_the_report_hold_no_credential(proxy: RunningProxy, deplo
     for secret in secrets:
         assert secret not in written and secret not in json.dumps(proxy.report())
     assert sorted(path.name for path in folder.glob("*.json")) == ["000001-InvokeModelService.json", "000002-ListWorkspaces.json"]
+
+
+def test_the_sdk_suites_whole_flow_passes_with_no_finding(proxy: RunningProxy, upstream: MockFabric) -> None:
+    """tests/sdk's seed flow and every operation, the SDK pointed at the proxy (the clock still moved on the emulator)."""
+
+    class ThroughProxy:
+        base_url = proxy.url
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(upstream, name)
+
+    sdk_operations.test_seed_flow_and_every_operation(ThroughProxy())  # type: ignore[arg-type]
+    assert proxy.findings() == [] and proxy.report()["generated_requests"] >= 20  # the flow: 21 requests
