@@ -131,12 +131,28 @@ class ProxyApp:
                 502, "mockfabric.00000502", f"the upstream {base} did not answer: {type(exc).__name__} {exc}"[:500]
             ) from None
         try:
-            last = await self._relay(response, exchange, send)
+            last = await self._relay_while_present(response, exchange, send, receive)
         finally:
-            await response.aclose()
+            await response.aclose()  # a client gone: the upstream connection closes at once, its model stops
             if not path.startswith(CONTROL_PREFIX):  # checked and recorded before the client sees the end of it
                 await self._finish(exchange)
-        await send({"type": "http.response.body", "body": last, "more_body": False})
+        if last is not None:
+            await send({"type": "http.response.body", "body": last, "more_body": False})
+
+    async def _relay_while_present(self, response: httpx2.Response, exchange: Exchange, send: Send, receive: Receive) -> bytes | None:
+        """`_relay`, given up when the client leaves (the server's next message after the body can only say so):
+        None then, and the exchange notes it."""
+        relay = asyncio.ensure_future(self._relay(response, exchange, send))
+        gone = asyncio.ensure_future(receive())
+        try:
+            await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not relay.done():
+                relay.cancel()
+                exchange.client_cut = "the client left mid-answer"
+                await asyncio.gather(relay, return_exceptions=True)
+        return None if exchange.client_cut is not None and relay.cancelled() else relay.result()
 
     async def _body(self, receive: Receive) -> bytes:
         chunks, size = [], 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,3 +103,20 @@ def test_a_stream_passes_chunk_by_chunk_as_it_arrives() -> None:
                         arrivals.append(time.monotonic() - start)
     assert len(arrivals) >= 8 and arrivals[-1] >= 0.7  # 5 gaps of 150 ms between the six words
     assert arrivals[1] < arrivals[-1] - 0.5  # the second event came long before the last: nothing waited for the end
+
+
+def test_a_client_that_leaves_mid_stream_ends_the_upstream_stream_too() -> None:
+    with MockFabric(clock="system", itl_ms=200, lifecycle="instant") as upstream:
+        flow = deploy(upstream)
+        upstream.script_completion(flow.instance, " ".join(["word"] * 20))  # four seconds of tokens
+        with RunningProxy(upstream.base_url) as proxy:
+            url = proxy.url + flow.invoke_url.removeprefix(upstream.base_url)
+            with flow.session.post(url, json={**ASK, "stream": True}, stream=True, timeout=30) as reply:
+                lines = reply.iter_lines()
+                assert next(line for line in lines if line.startswith(b"data: "))  # the first event, then gone
+            left, outcome = time.monotonic(), None
+            while outcome is None and time.monotonic() - left < 3:  # the upstream journals its stream's end
+                threading.Event().wait(0.05)
+                outcome = flow.fabric.requests(operation="InvokeModelService")[-1]["outcome"]
+            assert outcome == "the client left mid-stream" and time.monotonic() - left < 3
+            assert proxy.findings() == [] and proxy.report()["operations"]["InvokeModelService"]["requests"] == 1
