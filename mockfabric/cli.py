@@ -125,6 +125,13 @@ def _proxy_parser(sub: Any) -> None:
     proxy.add_argument("--record", help="write each exchange as a JSON file in this folder (credentials redacted)")
     proxy.add_argument("--report", help="write the drift report here at exit")
     proxy.add_argument("--fail-on-drift", dest="fail_on_drift", action="store_true", help="exit 1 when the report has findings")
+    proxy.add_argument(
+        "--read-timeout",
+        dest="read_timeout",
+        type=_typed(float),
+        default=10.0,
+        help="seconds a client may pause sending its request, or take nothing of its answer, before it is dropped (default 10)",
+    )
 
 
 def _build_parser() -> _Parser:
@@ -307,6 +314,8 @@ def _proxy_problems(args: argparse.Namespace) -> str | None:
         return "give --token or --ak/--sk, not both"
     if not 0 <= args.port <= 65535:
         return f"--port must be 0..65535, not {args.port}"
+    if not 0 < args.read_timeout <= 3600:
+        return f"--read-timeout must be more than 0 and at most 3600 seconds, not {args.read_timeout:g}"
     for path in filter(None, (args.report,)):
         if problem := _writable(path):
             return problem

@@ -119,7 +119,9 @@ class ProxyApp:
         self.seq += 1
         exchange = Exchange(self.seq, operation, method, path, query, headers, body)
         base = self.ep_upstream if operation is not None and operation.plane == "ep" else self.upstream
-        url = f"{base}{path}" + (f"?{query}" if query else "")
+        raw_path: bytes = scope.get("raw_path") or b""
+        sent_path = raw_path.decode("ascii") if raw_path.isascii() and raw_path else path  # as the client escaped it
+        url = f"{base}{sent_path}" + (f"?{query}" if query else "")
         forwarded = [(k, v) for k, v in headers if k.lower() not in NOT_FORWARDED]
         url, forwarded = self.credentials.apply(method, url, forwarded, body)
         client = self._client()

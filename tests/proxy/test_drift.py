@@ -113,3 +113,15 @@ def test_ep_operations_go_to_the_ep_upstream_and_a_token_replaces_the_clients() 
         instances = requests.get(f"{proxy.url}{WS}/services/instances", headers={"X-Auth-Token": "client"}, timeout=10).json()
         workspaces = requests.get(f"{proxy.url}/v1/workspaces", timeout=10).json()
     assert instances == {"plane": "ep", "token": "proxy-token"} and workspaces == {"plane": "admin", "token": "proxy-token"}
+
+
+async def echo_path(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Callable[..., Awaitable[None]]) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": scope["raw_path"] + b"?" + scope["query_string"]})
+
+
+def test_the_path_and_query_go_upstream_as_the_client_escaped_them() -> None:
+    with RunningAsgi(echo_path) as upstream, RunningProxy(upstream.url) as proxy:
+        seen = requests.get(f"{proxy.url}/v1/workspaces/a%2Fb%20c/endpoints?name=x%26y&limit=5", headers={"X-Auth-Token": "t"}, timeout=10)
+    assert seen.text == "/v1/workspaces/a%2Fb%20c/endpoints?name=x%26y&limit=5"

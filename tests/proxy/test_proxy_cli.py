@@ -58,6 +58,8 @@ def test_sigterm_writes_the_report_and_drift_fails_the_run(tmp_path: Path) -> No
         (["--upstream", "http://x", "--ak", "A"], "--ak and --sk go together"),
         (["--upstream", "http://x", "--ak", "A", "--sk", "S", "--token", "T"], "give --token or --ak/--sk, not both"),
         (["--upstream", "http://x", "--port", "70000"], "--port must be 0..65535"),
+        (["--upstream", "http://x", "--read-timeout", "0"], "--read-timeout must be more than 0"),
+        (["--upstream", "http://x", "--read-timeout", "soon"], "--read-timeout"),
     ],
 )
 def test_bad_flags_are_one_line(flags: list[str], message: str) -> None:
