@@ -118,7 +118,11 @@ def _proxy_parser(sub: Any) -> None:
     proxy.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     proxy.add_argument("--port", type=_typed(int), default=8080, help="port (default 8080; 0 picks a free one)")
     proxy.add_argument("--token", help="send every request upstream as this X-Auth-Token")
-    proxy.add_argument("--ak", help="sign AK/SK requests again with this access key (the SDK's signer)")
+    proxy.add_argument(
+        "--ak",
+        help="sign AK/SK requests again with this access key (the SDK's signer); without --token or --ak, the SDK's "
+        "variables HUAWEICLOUD_SDK_AK, _SK, _PROJECT_ID and _SECURITY_TOKEN are used (kept out of the process list)",
+    )
     proxy.add_argument("--sk", help="... and this secret key")
     proxy.add_argument("--project-id", dest="project_id", help="project id the signed requests name")
     proxy.add_argument("--security-token", dest="security_token", help="security token of temporary AK/SK")
@@ -330,7 +334,25 @@ def _proxy_problems(args: argparse.Namespace) -> str | None:
     return None
 
 
+SDK_VARIABLES = {  # huaweicloudsdkcore's own names for credentials in the environment
+    "ak": "HUAWEICLOUD_SDK_AK",
+    "sk": "HUAWEICLOUD_SDK_SK",
+    "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
+    "security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+}
+
+
+def _credentials_from_environment(args: argparse.Namespace) -> None:
+    """With no credential among the flags, the SDK's variables give them (a flag is seen by every `ps`)."""
+    if args.token or args.ak or args.sk:
+        return
+    for name, variable in SDK_VARIABLES.items():
+        if getattr(args, name) is None and os.environ.get(variable):
+            setattr(args, name, os.environ[variable])
+
+
 def _proxy(args: argparse.Namespace) -> int:
+    _credentials_from_environment(args)
     problem = _proxy_problems(args)
     if problem is not None:
         return _fail(problem)

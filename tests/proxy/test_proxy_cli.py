@@ -5,6 +5,7 @@ body, and the proxy serves on."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -114,3 +115,30 @@ def test_a_reader_that_takes_nothing_loses_its_stream_and_is_no_finding() -> Non
                 threading.Event().wait(0.05)
             assert requests.get(f"{proxy.url}/v1/workspaces", headers=upstream.headers, timeout=10).status_code == 200
         assert proxy.findings() == []
+
+
+def test_without_credential_flags_the_sdks_variables_sign(tmp_path: Path) -> None:
+    from huaweicloudsdkdataartsfabric.v1 import ListWorkspacesRequest
+
+    from ..sdk.conftest import IDENTITIES, clients
+
+    alice = IDENTITIES["credentials"][0]
+    (tmp_path / "identities.json").write_text(json.dumps(IDENTITIES))
+    variables = {"HUAWEICLOUD_SDK_AK": alice["ak"], "HUAWEICLOUD_SDK_SK": alice["sk"], "HUAWEICLOUD_SDK_PROJECT_ID": alice["project_id"]}
+    with MockFabric(auth="strict", credentials=str(tmp_path / "identities.json")) as upstream:
+        process = subprocess.Popen(
+            [*PROXY, "--upstream", upstream.base_url, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **variables},
+        )
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().split()[3]
+            admin, _ = clients(url, ak="SOMEONEELSE01", sk="unknown-upstream", project=alice["project_id"])
+            assert admin.list_workspaces(ListWorkspacesRequest()).total == 0  # signed again with alice's keys
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+        assert alice["sk"] not in out + err
