@@ -14,6 +14,7 @@ so a client that has the answer finds it recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,12 @@ class ProxyApp:
                 await _answer(send, refused.status, {"error_code": refused.code, "error_msg": refused.message})
             except ClientGone:
                 return
+            except ConnectionAbortedError:
+                raise  # an answer cut on purpose: the server closes the connection
+            except Exception:  # a bug of ours: the client gets the service's error body if nothing was sent yet
+                log.exception("proxy failed on %s %s", scope.get("method"), scope.get("path"))
+                with contextlib.suppress(Exception):
+                    await _answer(send, 500, {"error_code": "common.00000500", "error_msg": "the proxy failed; see its log"})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -126,7 +133,8 @@ class ProxyApp:
         url, forwarded = self.credentials.apply(method, url, forwarded, body)
         client = self._client()
         try:
-            response = await client.send(client.build_request(method, url, headers=forwarded, content=body), stream=True)
+            as_sent = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in forwarded]  # bytes as they came, any charset
+            response = await client.send(client.build_request(method, url, headers=as_sent, content=body), stream=True)
         except httpx2.HTTPError as exc:
             log.error("upstream %s failed for %s %s: %s", base, method, path, type(exc).__name__)
             raise RequestRefused(

@@ -142,3 +142,19 @@ def test_without_credential_flags_the_sdks_variables_sign(tmp_path: Path) -> Non
             process.send_signal(signal.SIGTERM)
             out, err = process.communicate(timeout=30)
         assert alice["sk"] not in out + err
+
+
+def test_header_bytes_of_any_charset_pass_as_they_came() -> None:
+    with MockFabric() as upstream, RunningProxy(upstream.base_url) as proxy:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            head = "GET /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nConnection: close\r\n"
+            client.sendall(head.encode() + "User-Agent: café-client\r\n\r\n".encode())
+            answer = b""
+            while piece := client.recv(65536):
+                answer += piece
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+        journaled = requests.get(f"{upstream.base_url}/_mockfabric/requests", params={"operation": "ListWorkspaces"}, timeout=10).json()
+        assert [entry["headers"]["User-Agent"] for entry in journaled["requests"]] == [
+            "café-client".encode().decode("latin-1")
+        ]  # the same bytes (shown as WSGI reads them)
