@@ -185,9 +185,8 @@ class ProxyApp:
         """Status and headers, then each piece of the body as the upstream sends it, but the end of it: the piece
         that completes a declared Content-Length (a client has the answer once it has that many bytes) is returned
         unsent, as is nothing (b"") for an answer without one."""
-        kept: Headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-        exchange.answered(response.status_code, kept)
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept]
+        raw = [(k, v) for k, v in response.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]  # bytes as sent
+        exchange.answered(response.status_code, [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw])
         await send({"type": "http.response.start", "status": response.status_code, "headers": raw})
         declared = response.headers.get("content-length")
         remaining = int(declared) if declared is not None and declared.isdigit() else -1

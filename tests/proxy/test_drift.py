@@ -125,3 +125,16 @@ def test_the_path_and_query_go_upstream_as_the_client_escaped_them() -> None:
     with RunningAsgi(echo_path) as upstream, RunningProxy(upstream.url) as proxy:
         seen = requests.get(f"{proxy.url}/v1/workspaces/a%2Fb%20c/endpoints?name=x%26y&limit=5", headers={"X-Auth-Token": "t"}, timeout=10)
     assert seen.text == "/v1/workspaces/a%2Fb%20c/endpoints?name=x%26y&limit=5"
+
+
+async def noted(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Callable[..., Awaitable[None]]) -> None:
+    await receive()
+    headers = [(b"content-type", b"application/json"), (b"x-note", "café".encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"total": 0, "workspaces": []}'})
+
+
+def test_answer_headers_come_back_as_the_bytes_they_were() -> None:
+    with RunningAsgi(noted) as upstream, RunningProxy(upstream.url) as proxy:
+        reply = requests.get(f"{proxy.url}/v1/workspaces", headers={"X-Auth-Token": "t"}, timeout=10)
+    assert reply.status_code == 200 and reply.headers["x-note"].encode("latin-1") == "café".encode()
