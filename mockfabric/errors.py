@@ -203,6 +203,13 @@ class Throttled(GatewayError):
     error_code = "APIG.0308"
 
 
+class UpstreamUnreachable(ApiError):
+    """`mockfabric proxy` could not reach the service it stands in front of. The proxy's own code."""
+
+    status = 502
+    error_code = "mockfabric.00000502"
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     error_code = "common.00000503"

@@ -23,7 +23,9 @@ from typing import Any
 import httpx2
 
 from ..contracts import Contract
-from ..web.guard import host_name, is_loopback_name
+from ..errors import ApiError, BodyTooLarge, ForbiddenRequest, InternalError, RequestTimeout, UpstreamUnreachable
+from ..web.errors import MAX_BODY
+from ..web.guard import CONTROL_PREFIX, host_name, is_loopback_name
 from .credentials import UpstreamCredentials
 from .exchange import Exchange, Headers
 from .inspection import Inspector
@@ -32,8 +34,6 @@ from .routes import Routes
 
 log = logging.getLogger("mockfabric.proxy")
 REPORT_PATH = "/_mockfabric/proxy/report"
-CONTROL_PREFIX = "/_mockfabric/"
-MAX_BODY = 12 * 1024 * 1024  # the gateway's limit for a request body (DOC)
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"}
 )
@@ -44,12 +44,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 class ClientGone(Exception):
     """The client closed its connection before its request was read."""
-
-
-class RequestRefused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class ProxyApp:
@@ -80,8 +74,8 @@ class ProxyApp:
         elif scope["type"] == "http":
             try:
                 await self._http(scope, receive, send)
-            except RequestRefused as refused:
-                await _answer(send, refused.status, {"error_code": refused.code, "error_msg": refused.message})
+            except ApiError as refused:  # before any answer went out
+                await _answer(send, refused.status, refused.body())
             except ClientGone:
                 return
             except ConnectionAbortedError:
@@ -89,7 +83,7 @@ class ProxyApp:
             except Exception:  # a bug of ours: the client gets the service's error body if nothing was sent yet
                 log.exception("proxy failed on %s %s", scope.get("method"), scope.get("path"))
                 with contextlib.suppress(Exception):
-                    await _answer(send, 500, {"error_code": "common.00000500", "error_msg": "the proxy failed; see its log"})
+                    await _answer(send, 500, InternalError("the proxy failed; see its log").body())
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -137,9 +131,7 @@ class ProxyApp:
             response = await client.send(client.build_request(method, url, headers=as_sent, content=body), stream=True)
         except httpx2.HTTPError as exc:
             log.error("upstream %s failed for %s %s: %s", base, method, path, type(exc).__name__)
-            raise RequestRefused(
-                502, "mockfabric.00000502", f"the upstream {base} did not answer: {type(exc).__name__} {exc}"[:500]
-            ) from None
+            raise UpstreamUnreachable(f"the upstream {base} did not answer: {type(exc).__name__} {exc}"[:500]) from None
         try:
             last = await self._relay_while_present(response, exchange, send, receive)
         finally:
@@ -170,13 +162,13 @@ class ProxyApp:
             try:
                 message = await asyncio.wait_for(receive(), self.read_timeout)
             except TimeoutError:
-                raise RequestRefused(408, "common.00000408", f"the request body stopped arriving for {self.read_timeout:g} s") from None
+                raise RequestTimeout(f"the request body stopped arriving for {self.read_timeout:g} s") from None
             if message["type"] == "http.disconnect":
                 raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                raise RequestRefused(413, "APIG.0201", "Request entity too large")
+                raise BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")  # answered with the gateway's documented text
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -226,10 +218,10 @@ class ProxyApp:
 def _refuse_foreign(headers: Headers) -> None:
     host = next((v for k, v in headers if k.lower() == "host"), "")
     if not is_loopback_name(host_name(host)):
-        raise RequestRefused(403, "common.01000403", f"Host {host[:100]!r} is not a loopback name: the proxy serves local clients only")
+        raise ForbiddenRequest(f"Host {host[:100]!r} is not a loopback name: the proxy serves local clients only")
     origin = next((v for k, v in headers if k.lower() == "origin"), None)
     if origin is not None and origin != f"http://{host}":
-        raise RequestRefused(403, "common.01000403", f"cross-site request from {origin[:100]!r} refused")
+        raise ForbiddenRequest(f"cross-site request from {origin[:100]!r} refused")
 
 
 async def _answer(send: Send, status: int, payload: dict[str, Any]) -> None:
