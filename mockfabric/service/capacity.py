@@ -40,9 +40,10 @@ class Capacity:
     def limited(self) -> bool:
         return self.streams_per_mu > 0
 
-    def wait(self, key: tuple[str, str], endpoint: Mapping[str, Any], now: float) -> float:
+    def wait(self, tenant: str, endpoint: Mapping[str, Any], now: float) -> float:
         """Emulator seconds until the endpoint has a free slot for an invocation arriving `now` (0: free now);
         Throttled when it is full and the setting refuses rather than queues."""
+        key = (tenant, endpoint["id"])
         slots = self.busy.get(key)
         if not slots:
             return 0.0
@@ -55,14 +56,14 @@ class Capacity:
             return 0.0
         if self.over_capacity == "refuse":
             raise Throttled(
-                f"The throttling threshold has been reached: endpoint {key[1]} is serving {len(slots)} streams, its capacity "
+                f"The throttling threshold has been reached: endpoint {endpoint['id']} is serving {len(slots)} streams, its capacity "
                 f"({self.streams_per_mu} per reserved MU)"
             )
         return slots[0] - now
 
-    def occupy(self, key: tuple[str, str], endpoint: Mapping[str, Any], start: float, seconds: float) -> None:
+    def occupy(self, tenant: str, endpoint: Mapping[str, Any], start: float, seconds: float) -> None:
         """Hold a slot from `start` for `seconds`; a full endpoint's first slot to free is the one taken."""
-        slots = self.busy.setdefault(key, [])
+        slots = self.busy.setdefault((tenant, endpoint["id"]), [])
         if len(slots) >= self.streams_per_mu * reserved_mus(endpoint):
             heapq.heapreplace(slots, start + seconds)
         else:

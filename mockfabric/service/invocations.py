@@ -67,8 +67,8 @@ def invoke(
             raise QuotaExhausted(f"endpoint {instance.record['endpoint_id']} has used its tokens quota ({used}); it answers no more")
         if limits is not None:
             _check_limits(limits, body, draft)
-        slot = (actor.tenant, endpoint.record["id"]) if endpoint is not None and service.capacity.limited else None
-        queued = service.capacity.wait(slot, endpoint.record, service.now()) if slot is not None and endpoint is not None else 0.0
+        capped = endpoint if endpoint is not None and service.capacity.limited else None
+        queued = service.capacity.wait(actor.tenant, capped.record, service.now()) if capped is not None else 0.0
     except ApiError:
         if endpoint is not None:
             record_usage(workspace, endpoint.record["id"], service.now(), failed=True)
@@ -97,9 +97,9 @@ def invoke(
         queued=queued,
         effect=scripted.effect if scripted is not None else None,
     )
-    if slot is not None and endpoint is not None:
-        busy = sum(seconds for _, _, seconds in invocation.paced())
-        service.capacity.occupy(slot, endpoint.record, service.now() + queued, busy - queued)
+    if capped is not None:
+        busy = sum(seconds for _, _, seconds in invocation.paced())  # the wait for the slot included
+        service.capacity.occupy(actor.tenant, capped.record, service.now() + queued, busy - queued)
     return invocation
 
 
