@@ -149,10 +149,6 @@ class Completion:
             "system_fingerprint": None,
         }
 
-    def chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[dict[str, Any]]:
-        """The streamed form (see `paced_chunks`), chunks only."""
-        return (chunk for chunk, _, _ in self.paced_chunks(include_usage, shape))
-
     def paced_chunks(self, include_usage: bool, shape: ChunkShape = DOCUMENTED_SHAPE) -> Iterator[PacedChunk]:
         """The streamed form: per choice a first delta with the role (and, in the documented shape, the first
         fragment: of reasoning when there is any, else of content), then `shape.tokens` tokens per chunk (or the
