@@ -45,6 +45,35 @@ def invalid_text_in(raw: bytes, decoded: Any, where: str = "") -> str | None:
     return first_invalid_text(decoded, where)
 
 
+def strict_json(raw: bytes, where: str = "body") -> Any:
+    """The JSON in `raw`, strictly (UTF-8, no NaN or Infinity, see decode_json) and with valid Unicode text only;
+    ValueError saying why not, naming where (`body.messages[0].content`) a lone surrogate sits."""
+    try:
+        value = decode_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    invalid = invalid_text_in(raw, value, where)
+    if invalid is not None:
+        raise ValueError(f"{invalid}: not valid Unicode (a lone UTF-16 surrogate escape such as \\ud800)")
+    return value
+
+
+def readable_json(raw: bytes) -> Any:
+    """`raw` for showing (journal entries, recordings): its JSON when it is JSON of valid Unicode, else its text as
+    written (escapes stay escapes, bytes that are not UTF-8 replaced); None when empty. Never refuses."""
+    if not raw:
+        return None
+    try:
+        value: Any = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw.decode("utf-8", errors="replace")
+    if invalid_text_in(raw, value) is not None:
+        return raw.decode("utf-8", errors="replace")
+    return value
+
+
 def is_valid_text(text: str) -> bool:
     """True when `text` encodes to UTF-8, i.e. holds no lone surrogate."""
     try:

@@ -11,7 +11,6 @@ format (`mockfabric-drift-report/1`), so `mockfabric diff` compares the two.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import orjson
 from ..contracts import Contract, Operation
 from ..testing.drift import Finding, OperationResult, Report, json_ready
 from ..testing.streams import DONE, Stream, chunk_rule_problems
+from ..text import strict_json
 from .exchange import Exchange
 
 log = logging.getLogger("mockfabric.proxy")
@@ -121,9 +121,9 @@ class Inspector:
                 yield from self._error_shape(exchange)
             return
         try:
-            body = json.loads(exchange.body) if exchange.body else None
-        except (ValueError, RecursionError):
-            yield "response_schema_conformance", "Response is not JSON", bytes(exchange.body[:200]).decode("utf-8", "replace"), media, None
+            body = strict_json(bytes(exchange.body), "response") if exchange.body else None
+        except ValueError as exc:
+            yield "response_schema_conformance", "Response is not JSON", f"{exc}: {_shown(exchange.body)}", media, None
             return
         problem = check.problem(body)
         if problem is not None:
@@ -134,21 +134,26 @@ class Inspector:
         if exchange.status is None or exchange.status < 400:
             return
         try:
-            body = json.loads(exchange.body)
-        except (ValueError, RecursionError):
+            body = strict_json(bytes(exchange.body), "response")
+        except ValueError:
             body = None
         if not (isinstance(body, dict) and isinstance(body.get("error_code"), str) and isinstance(body.get("error_msg"), str)):
-            text = bytes(exchange.body[:300]).decode("utf-8", "replace")
+            text = _shown(exchange.body, 300)
             yield "error_body_shape", "Error answer is not {error_code, error_msg}", text, "{error_code, error_msg}", text
+
+
+def _shown(raw: bytes | bytearray, limit: int = 200) -> str:
+    """The start of a body for a finding's message, as valid text (escapes stay as written)."""
+    return bytes(raw[:limit]).decode("utf-8", "replace")
 
 
 def _request_problems(operation: Operation, exchange: Exchange) -> Iterator[tuple[str, str, str, Any, Any]]:
     body: Any = None
     if exchange.request_body:
         try:
-            body = json.loads(exchange.request_body)
-        except (ValueError, RecursionError):
-            yield "request_conformance", "Request body is not JSON", exchange.request_body[:200].decode("utf-8", "replace"), None, None
+            body = strict_json(exchange.request_body)
+        except ValueError as exc:
+            yield "request_conformance", "Request body is not JSON", f"{exc}: {_shown(exchange.request_body)}", None, None
             return
     elif operation.body_required:
         yield "request_conformance", "Request without its required body", "the contract requires a JSON body", None, None
@@ -183,8 +188,8 @@ def _stream_problems(contract: Contract, exchange: Exchange) -> Iterator[tuple[s
             yield "sse_event_conformance", "Stream event violates ChatCompletionChunk", f"event {index}: {problem}", None, chunk
             break
     try:
-        asked = json.loads(exchange.request_body) if exchange.request_body else {}
-    except (ValueError, RecursionError):
+        asked = strict_json(exchange.request_body) if exchange.request_body else {}
+    except ValueError:
         asked = {}
     options = asked.get("stream_options") if isinstance(asked, dict) else None
     include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False

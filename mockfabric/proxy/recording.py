@@ -15,19 +15,10 @@ from typing import Any
 
 from ..clock import iso_millis
 from ..redaction import redact_headers
+from ..text import readable_json
 from .exchange import Exchange
 
 FORMAT = "mockfabric-recording/1"
-
-
-def _readable(raw: bytes) -> Any:
-    """JSON when it is JSON, else text (a body may be anything)."""
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw.decode("utf-8", errors="replace")
 
 
 def recording_of(exchange: Exchange) -> dict[str, Any]:
@@ -35,7 +26,7 @@ def recording_of(exchange: Exchange) -> dict[str, Any]:
     if exchange.is_stream:
         response["events"] = [{"at_ms": event.at_ms, "data": event.data} for event in exchange.events]
     else:
-        response["body"] = _readable(bytes(exchange.body))
+        response["body"] = readable_json(bytes(exchange.body))
     if exchange.cut_short or exchange.client_cut:
         response["cut_short"] = exchange.cut_short or exchange.client_cut
     return {
@@ -49,7 +40,7 @@ def recording_of(exchange: Exchange) -> dict[str, Any]:
             "path": exchange.path,
             "query": exchange.query,
             "headers": redact_headers(exchange.request_headers),
-            "body": _readable(exchange.request_body),
+            "body": readable_json(exchange.request_body),
         },
         "response": response,
     }

@@ -138,3 +138,24 @@ def test_answer_headers_come_back_as_the_bytes_they_were() -> None:
     with RunningAsgi(noted) as upstream, RunningProxy(upstream.url) as proxy:
         reply = requests.get(f"{proxy.url}/v1/workspaces", headers={"X-Auth-Token": "t"}, timeout=10)
     assert reply.status_code == 200 and reply.headers["x-note"].encode("latin-1") == "café".encode()
+
+
+async def surrogate(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Callable[..., Awaitable[None]]) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"total": 1, "workspaces": [{"name": "a\\ud800"}]}'})
+
+
+def test_lone_surrogates_either_way_are_findings_and_cost_nothing_else(tmp_path: Path) -> None:
+    with RunningAsgi(surrogate) as upstream, RunningProxy(upstream.url, record=str(tmp_path)) as proxy:
+        sent = b'{"name": "ab\\ud800cdef"}'
+        created = requests.post(
+            f"{proxy.url}/v1/workspaces", data=sent, headers={"X-Auth-Token": "t", "Content-Type": "application/json"}, timeout=10
+        )
+        listed = requests.get(f"{proxy.url}/v1/workspaces", headers={"X-Auth-Token": "t"}, timeout=10)
+        assert created.status_code == listed.status_code == 200 and listed.content.endswith(b'"a\\ud800"}]}')  # passed on
+        found = {(finding["operation"], finding["check"]): finding["message"] for finding in proxy.findings()}
+    assert "body.name: not valid Unicode" in found["CreateWorkspace", "request_conformance"]
+    assert "response.workspaces[0].name: not valid Unicode" in found["ListWorkspaces", "response_schema_conformance"]
+    recorded = json.loads((tmp_path / "000001-CreateWorkspace.json").read_text(encoding="utf-8"))
+    assert recorded["request"]["body"] == sent.decode()  # kept as written: valid text
