@@ -163,6 +163,12 @@ def _build_parser() -> _Parser:
         "--any-instance", dest="any_instance", action="store_true", help="match questions on any instance (ids differ between emulators)"
     )
     journal.add_argument("--control-token", dest="control_token", help="the emulator's control token, if it has one")
+    journal.add_argument(
+        "--timeout",
+        type=_typed(parse_float),
+        default=30.0,
+        help="seconds each page of --url may take to arrive whole (default 30)",
+    )
     journal.add_argument("--output", "-o", help="write the fixture file here (default: standard output)")
     recorded = fixtures.add_parser(
         "from-recording", help="write the invocations a proxy recorded (--record DIR) as a fixture file: real answers, chunking, timing"
@@ -272,11 +278,15 @@ def _from_traffic(args: argparse.Namespace) -> int:
     journal = args.action == "from-journal"
     if journal and args.url is not None and (problem := _base_url_problem("--url", args.url)):
         return _fail(problem)
+    if journal and not 0 < args.timeout <= 3600:
+        return _fail(f"--timeout must be more than 0 and at most 3600 seconds, not {args.timeout:g}")
     if args.output is not None and (problem := _writable(args.output)):
         return _fail(problem)
     try:
         if journal:
-            entries = journal_entries(url=args.url, path=args.file, tenant=args.tenant, control_token=args.control_token)
+            entries = journal_entries(
+                url=args.url, path=args.file, tenant=args.tenant, control_token=args.control_token, timeout=args.timeout
+            )
             converted = from_journal(entries, any_instance=args.any_instance)
         else:
             converted = from_recordings(recordings_in(args.folder), any_instance=args.any_instance)
