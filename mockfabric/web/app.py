@@ -39,8 +39,8 @@ from ..service.store import Store
 from ..streaming import Handover, handover_of, hold
 from ..text import decode_json, first_invalid_text
 from . import invocations as invocation_view
-from .adapter import Binding, Context, bind
-from .auth import Authenticator, Presented, lowered_headers
+from .adapter import Context, bind
+from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
 from .encoding import to_json
 from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, note_outcome, note_pace, request_body, request_headers
@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     control_contract = contracts.control_contract()
     for operation in control_contract.operations.values():
         function = partial(control_operations.OPERATIONS[operation.operation_id], controls)
-        binding = bind(control_contract, operation, function, Context({}), shape_answers=False)
+        binding = tenant_scoped(
+            operation.operation_id, bind(control_contract, operation, function, Context({}), shape_answers=False), CONTROL_ACTOR
+        )
         _route(app, emulator, operation, binding, control_actor, public_operation=False)
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(HTTPException, render_http_error)
@@ -199,14 +201,15 @@ def _public_actor(authenticator: Authenticator) -> Actor:
 
 
 def _control_actor(emulator: Emulator, public_actor: Callable[[], Actor]) -> Actor:
-    """The control token when one is set; else, under --auth strict, a credential that strict mode verifies."""
+    """The control token when one is set (the whole server's CONTROL_ACTOR); else, under --auth strict, a credential
+    that strict mode verifies, as its own tenant's actor (the binding keeps it to that tenant: auth.tenant_scoped)."""
     token = emulator.settings.control_token
     if token is not None:
         presented = request.headers.get(CONTROL_TOKEN_HEADER, "")
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise Unauthorized(f"the control API needs the control token in {CONTROL_TOKEN_HEADER}")
     elif emulator.settings.auth == "strict":
-        public_actor()  # Unauthorized unless a configured token or a verifying signature is presented
+        return public_actor()  # Unauthorized unless a configured token or a verifying signature is presented
     return CONTROL_ACTOR
 
 
@@ -214,7 +217,7 @@ def _route(
     app: Flask,
     emulator: Emulator,
     operation: contracts.Operation,
-    binding: Binding,
+    binding: Callable[[Call], Any],
     actor_of: Callable[[], Actor],
     *,
     public_operation: bool,
@@ -225,7 +228,11 @@ def _route(
 
 
 def _view(
-    emulator: Emulator, operation: contracts.Operation, binding: Binding, actor_of: Callable[[], Actor], public_operation: bool
+    emulator: Emulator,
+    operation: contracts.Operation,
+    binding: Callable[[Call], Any],
+    actor_of: Callable[[], Actor],
+    public_operation: bool,
 ) -> Callable[..., Response]:
     service, controls = emulator.service, emulator.controls
     prepare = invocations.PREPARATIONS.get(operation.operation_id)

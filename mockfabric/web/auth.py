@@ -8,6 +8,10 @@
 
 The tenant is the identity's project (from `--credentials`), else `X-Project-Id`, else the credential itself, so two
 credentials never share state by accident. Failures are 401 with an APIG.* code and a message saying what was wrong.
+
+The control API: the control token acts on the whole server; under `--auth strict` without a control token a
+verified credential is let in as its tenant and acts on that tenant only (`tenant_scoped`, by the table of
+`fixture/controls.py`): another tenant's, or the whole server's, needs the control token (403).
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ from calendar import timegm
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from time import strptime
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..errors import MissingCredential, SignatureRejected, Unauthorized
+from ..fixture.controls import tenant_part, tenant_scope
 from ..identities import Identities, Identity
 from ..service.core import Actor
 from ..signing import canonical_request, parse_authorization, signature, signature_matches
+
+if TYPE_CHECKING:
+    from .parsing import Call
 
 SDK_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 PROJECT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -186,3 +195,17 @@ def lowered_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         except (UnicodeEncodeError, UnicodeDecodeError):
             result[name.lower()] = value
     return result
+
+
+def tenant_scoped(operation_id: str, binding: Callable[[Call], Any], whole_server: Actor) -> Callable[[Call], Any]:
+    """A control operation's binding that, called by anyone but `whole_server` (the control token's actor, compared
+    by identity: no tenant name can pass for it), acts on the caller's own tenant only (fixture.controls.tenant_scope,
+    403 otherwise) and answers only the caller's part (tenant_part)."""
+
+    def scoped(call: Call) -> Any:
+        if call.actor is whole_server:
+            return binding(call)
+        tenant_scope(operation_id, call.actor.tenant, call.query, call.body)
+        return tenant_part(operation_id, call.actor.tenant, binding(call))
+
+    return scoped

@@ -232,7 +232,10 @@ def test_strict_auth_covers_the_control_api(credentials_file: Path) -> None:
     client = app.test_client()
     assert client.post("/_mockfabric/reset", json={}).status_code == 401
     assert client.post("/_mockfabric/reset", json={}, headers={"X-Auth-Token": "unknown"}).status_code == 401
-    assert client.post("/_mockfabric/reset", json={}, headers={"X-Auth-Token": "mockfabric-test-token"}).status_code == 200
+    token = {"X-Auth-Token": "mockfabric-test-token"}  # a verified credential: its own tenant only (issue 28)
+    assert client.post("/_mockfabric/reset", json={"tenant": "project-fixture"}, headers=token).status_code == 200
+    everyone = client.post("/_mockfabric/reset", json={}, headers=token)
+    assert everyone.status_code == 403 and "control token" in everyone.json["error_msg"]
     with MockFabric(auth="strict", credentials=str(credentials_file)) as fabric:  # the handle holds a control token of its own
         assert fabric.settings.control_token and fabric.health()["status"] == "ready"
         fabric.reset()
