@@ -16,6 +16,7 @@ with finish_reason `length` instead of `stop`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -73,23 +74,26 @@ class Scripted:
     fragments: tuple[Fragment, ...] | None = None
     usage: Mapping[str, int] | None = None
     effect: FaultEffect | None = None
+    content_tokens: int | None = None  # the content's tokens when known beforehand (a fixture counts them once)
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
+    """One choice of an answer, as texts and their token counts: its chunks are cut from the texts as the stream
+    takes them (`paced_chunks`), never held as a list, so an answer of 16 x 32 768 tokens holds its texts only."""
+
     index: int
-    tokens: list[str]
+    content: str  # already cut at the token limit
+    content_tokens: int
     finish_reason: str
-    reasoning: list[str] | None = None  # the reasoning's tokens (a reasoning model, or a scripted reasoning_content)
+    reasoning_content: str | None = None  # a reasoning model's, or a scripted reasoning_content
+    reasoning_tokens: int = 0
     fragments: tuple[Fragment, ...] | None = None  # the content's explicit chunks, when the answer was cut so
 
-    @property
-    def content(self) -> str:
-        return "".join(self.tokens)
-
-    @property
-    def reasoning_content(self) -> str | None:
-        return None if self.reasoning is None else "".join(self.reasoning)
+    def delta_count(self, size: int) -> int:
+        """How many chunks after the role carry a piece of it when `size` tokens go in a chunk."""
+        content = len(self.fragments) if self.fragments is not None else -(-self.content_tokens // size)
+        return -(-self.reasoning_tokens // size) + content
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,7 @@ class Completion:
     @property
     def completion_tokens(self) -> int:
         """The answers' tokens, reasoning included (as reasoning models count them; inferred for this service)."""
-        return sum(len(choice.tokens) + len(choice.reasoning or ()) for choice in self.choices)
+        return sum(choice.content_tokens + choice.reasoning_tokens for choice in self.choices)
 
     @property
     def total_tokens(self) -> int:
@@ -126,8 +130,8 @@ class Completion:
             "total_tokens": reported.get("total_tokens", prompt + completion),
         }
         reasoning = reported.get("reasoning_tokens")
-        if reasoning is None and any(choice.reasoning is not None for choice in self.choices):
-            reasoning = sum(len(choice.reasoning or ()) for choice in self.choices)
+        if reasoning is None and any(choice.reasoning_content is not None for choice in self.choices):
+            reasoning = sum(choice.reasoning_tokens for choice in self.choices)
         if reasoning is not None:
             usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
         return usage
@@ -155,18 +159,32 @@ class Completion:
         answer's own fragments), reasoning (`reasoning_content`) before content, one finish chunk per choice, then
         usage if asked for. Joining every choice's deltas gives the unstreamed answer's texts exactly, whatever the
         shape. Each chunk comes with whether it carries a token (what pacing waits for) and its own delay, if any."""
-        streams = [(choice.index, _deltas(choice, shape.tokens), _own_delays(choice, shape.tokens)) for choice in self.choices]
-        for index, deltas, delays in streams:
+        size = shape.tokens
+        first_chunks: list[PacedChunk] = []
+        rest: list[tuple[int, Iterator[tuple[dict[str, str], float | None]]]] = []
+        for choice in self.choices:
+            deltas = _deltas(choice, size)
             first: dict[str, Any] = {"role": "assistant", "content": ""}
-            carries = shape.content_first and bool(deltas)
+            carries = shape.content_first and choice.delta_count(size) > 0
+            own = None
             if carries:
-                first.update(deltas[0])
-            yield self._chunk(index, first, None), carries, delays[0] if carries and delays is not None else None
-        longest = max((len(deltas) for _, deltas, _ in streams), default=0)
-        for position in range(1 if shape.content_first else 0, longest):  # the first fragment went with the role
-            for index, deltas, delays in streams:
-                if position < len(deltas):
-                    yield self._chunk(index, deltas[position], None), True, delays[position] if delays is not None else None
+                delta, own = next(deltas)
+                first.update(delta)
+            first_chunks.append((self._chunk(choice.index, first, None), carries, own))
+            rest.append((choice.index, deltas))
+        yield from first_chunks
+        if len(rest) == 1:  # one choice, the usual case: nothing to interleave
+            index, deltas = rest[0]
+            for delta, own in deltas:
+                yield self._chunk(index, delta, None), True, own
+            rest = []
+        while rest:  # position by position across the choices, each until its own deltas run out
+            still = []
+            for index, deltas in rest:
+                for delta, own in itertools.islice(deltas, 1):
+                    yield self._chunk(index, delta, None), True, own
+                    still.append((index, deltas))
+            rest = still
         for choice in self.choices:
             yield self._chunk(choice.index, {}, choice.finish_reason), False, None
         if include_usage:
@@ -193,28 +211,44 @@ class Completion:
         }
 
 
-def _fragments(tokens: list[str], size: int) -> list[str]:
-    return tokens if size == 1 else ["".join(tokens[start : start + size]) for start in range(0, len(tokens), size)]
-
-
 PacedChunk = tuple[dict[str, Any], bool, float | None]  # chunk, carries a token, its own delay in ms (None: paced)
 
 
-def _deltas(choice: Choice, size: int) -> list[dict[str, str]]:
-    """A choice's deltas after the role: its reasoning's fragments, then its content's (its own, when it has them)."""
-    reasoning = [{"reasoning_content": piece} for piece in _fragments(choice.reasoning or [], size)]
+def pieces(text: str, size: int) -> Iterator[str]:
+    """The text's tokens, `size` of them joined per piece (the last piece may hold fewer), found as they are taken."""
+    tokens = (match.group() for match in TOKEN.finditer(text))
+    if size == 1:
+        return tokens
+    return ("".join(group) for group in iter(lambda: tuple(itertools.islice(tokens, size)), ()))
+
+
+def _deltas(choice: Choice, size: int) -> Iterator[tuple[dict[str, str], float | None]]:
+    """A choice's deltas after the role, each with its own delay (None: paced): its reasoning's pieces, then its
+    content's (its own fragments, when it has them). Made one at a time: a stream may have a million of them."""
+    if choice.reasoning_content is not None:
+        for piece in pieces(choice.reasoning_content, size):
+            yield {"reasoning_content": piece}, None
     if choice.fragments is not None:
-        return [*reasoning, *({"content": f.text} for f in choice.fragments)]
-    return [*reasoning, *({"content": piece} for piece in _fragments(choice.tokens, size))]
+        for fragment in choice.fragments:
+            yield {"content": fragment.text}, fragment.delay_ms
+        return
+    for piece in pieces(choice.content, size):
+        yield {"content": piece}, None
 
 
-def _own_delays(choice: Choice, size: int) -> list[float | None] | None:
-    """The delay of each of a choice's deltas (parallel to `_deltas`) when its fragments set any; None when none does
-    (kept apart from the deltas: a stream may have a million of them)."""
-    if choice.fragments is None or all(f.delay_ms is None for f in choice.fragments):
-        return None
-    reasoning: list[float | None] = [None] * len(_fragments(choice.reasoning or [], size))
-    return [*reasoning, *(f.delay_ms for f in choice.fragments)]
+def count_tokens(text: str) -> int:
+    return len(TOKEN.findall(text))
+
+
+def cut_at(text: str, tokens: int, limit: int) -> str:
+    """The first `limit` tokens of a text of `tokens` tokens (the text itself when it has no more): a prefix, which
+    tokenizes into exactly those tokens."""
+    if tokens <= limit:
+        return text
+    end = 0
+    for match in itertools.islice(TOKEN.finditer(text), limit):
+        end = match.end()
+    return text[:end]
 
 
 def cut_fragments(fragments: tuple[Fragment, ...], length: int) -> tuple[Fragment, ...]:
@@ -234,7 +268,12 @@ def token_limit(body: Mapping[str, Any]) -> int:
 
 
 def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
-    return sum(len(tokenize(message.get("content", ""))) + MESSAGE_OVERHEAD for message in messages)
+    return sum(message_tokens(messages)) + MESSAGE_OVERHEAD * len(messages)
+
+
+def message_tokens(messages: list[Mapping[str, Any]]) -> list[int]:
+    """The tokens of each message's content."""
+    return [count_tokens(str(message.get("content", ""))) for message in messages]
 
 
 DELIVERY_FIELDS = ("stream", "stream_options")  # how the answer travels, not what it says
@@ -253,34 +292,48 @@ def generated_text(rng: random.Random) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def answer_text(mode: str, body: Mapping[str, Any], rng: random.Random) -> str:
-    if mode == "echo":
-        users = [m for m in body["messages"] if m.get("role") == "user"]
-        return str((users or body["messages"])[-1].get("content", ""))
-    return generated_text(rng)
+def echoed(messages: list[Mapping[str, Any]]) -> int:
+    """Which message echo mode answers with: the last user message (the last message when no user spoke)."""
+    users = [place for place, message in enumerate(messages) if message.get("role") == "user"]
+    return users[-1] if users else len(messages) - 1
+
+
+Answer = tuple[str, int]  # a text, already cut at the token limit, and its tokens
 
 
 @dataclass(frozen=True, slots=True)
 class Draft:
     """Everything about an answer that depends on the request alone (its prompt's size, the unscripted answer of
-    each choice), worked out before the store lock is taken: for a 10 MB prompt that is most of the cost."""
+    each choice), worked out before the store lock is taken: for a 10 MB prompt that is most of the cost. Each
+    text is tokenized once, to count it; its chunks are cut from it only as a stream takes them."""
 
     limit: int
     prompt_tokens: int
-    unscripted: list[list[str]]  # the tokens each choice answers when nothing is scripted
+    unscripted: list[Answer]  # what each choice answers when nothing is scripted, cut at the limit
     seed: int = 0  # the request's own seed: what a reasoning model thinks is drawn from it
+    cut: tuple[bool, ...] = ()  # whether each unscripted answer was cut at the limit
 
 
 def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Draft:
     limit = token_limit(body)
     choices = int(body.get("n", 1))
     own_seed = request_seed(seed, body)
-    if mode == "echo":  # every choice echoes the same message: tokenize it once
-        unscripted = [tokenize(answer_text(mode, body, random.Random(0)))] * choices
+    messages = list(body["messages"])
+    counts = message_tokens(messages)
+    if mode == "echo":  # every choice echoes the same message, counted with the prompt already
+        place = echoed(messages)
+        texts = [(str(messages[place].get("content", "")), counts[place])] * choices
     else:
         rng = random.Random(own_seed)
-        unscripted = [tokenize(answer_text(mode, body, rng)) for _ in range(choices)]
-    return Draft(limit, prompt_tokens(list(body["messages"])), unscripted, own_seed)
+        texts = [(text, count_tokens(text)) for text in (generated_text(rng) for _ in range(choices))]
+    cuts = {id(text): (cut_at(text, tokens, limit), min(tokens, limit)) for text, tokens in texts}  # echo: one cut for all
+    return Draft(
+        limit,
+        sum(counts) + MESSAGE_OVERHEAD * len(messages),
+        [cuts[id(text)] for text, _ in texts],
+        own_seed,
+        tuple(tokens > limit for _, tokens in texts),
+    )
 
 
 def build_completion(
@@ -288,22 +341,27 @@ def build_completion(
 ) -> Completion:
     """The answer: scripted, else drafted; a reasoning model's generated answers reason first (drawn from the
     request's seed, so the same request reasons alike). The token limit bounds the content, not the reasoning."""
+    decided = _decided(scripted, draft.limit) if scripted is not None else None
     choices = []
-    scripted_tokens = tokenize(scripted.content) if scripted is not None else None
-    fragments = None
-    if scripted is not None and scripted.fragments is not None:
-        fragments = cut_fragments(scripted.fragments, sum(map(len, (scripted_tokens or [])[: draft.limit])))
-    for index, unscripted in enumerate(draft.unscripted):
-        tokens = scripted_tokens if scripted_tokens is not None else unscripted
-        finish = "length" if len(tokens) > draft.limit else "stop"
-        if scripted is not None and scripted.finish_reason is not None:
-            finish = scripted.finish_reason
-        choices.append(Choice(index, tokens[: draft.limit], finish, _reasoning(scripted, reasoning, draft.seed + index), fragments))
+    for index, (text, tokens) in enumerate(draft.unscripted):
+        content = decided or (text, tokens, "length" if draft.cut[index] else "stop", None)
+        thought = _reasoning(scripted, reasoning, draft.seed + index)
+        thought_tokens = count_tokens(thought) if thought is not None else 0
+        choices.append(Choice(index, content[0], content[1], content[2], thought, thought_tokens, content[3]))
     reported = scripted.usage if scripted is not None else None
     return Completion(completion_id, created, model, choices, draft.prompt_tokens, reported)
 
 
-def _reasoning(scripted: Scripted | None, reasoning_model: bool, seed: int) -> list[str] | None:
+def _decided(scripted: Scripted, limit: int) -> tuple[str, int, str, tuple[Fragment, ...] | None]:
+    """A scripted answer's content cut at the limit, its tokens, its finish reason and its fragments (cut alike)."""
+    tokens = scripted.content_tokens if scripted.content_tokens is not None else count_tokens(scripted.content)
+    content = cut_at(scripted.content, tokens, limit)
+    finish = scripted.finish_reason if scripted.finish_reason is not None else "length" if tokens > limit else "stop"
+    fragments = None if scripted.fragments is None else cut_fragments(scripted.fragments, len(content))
+    return content, min(tokens, limit), finish, fragments
+
+
+def _reasoning(scripted: Scripted | None, reasoning_model: bool, seed: int) -> str | None:
     if scripted is not None:
-        return tokenize(scripted.reasoning_content) if scripted.reasoning_content is not None else None
-    return tokenize("Thinking: " + generated_text(random.Random(seed))) if reasoning_model else None
+        return scripted.reasoning_content
+    return "Thinking: " + generated_text(random.Random(seed)) if reasoning_model else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ from .catalog import ModelLimits
 from .completions import DOCUMENTED_SHAPE, ChunkShape, Completion, Draft, build_completion, draft_completion
 from .core import Actor, Question, Service
 from .metrics import record_usage
-from .pacing import NO_PACING, Timing, paced, pacer
+from .pacing import NO_PACING, Timing, paced_seconds
 from .store import Entry, WorkspaceState
 
 
@@ -29,15 +29,20 @@ class Invocation:
     queued: float = 0.0  # emulator seconds it waited for a free slot of its endpoint, before its first token
     effect: FaultEffect | None = None  # what the decided answer does on its way (latency, a cut stream, ...)
 
-    def paced(self) -> Iterator[tuple[dict[str, Any], bool, float]]:
-        """The streamed chunks, whether each carries a token, and the emulator seconds before each (the wait for a
-        free slot comes before the first token)."""
-        pace = pacer(self.timing, self.completion.prompt_tokens, self.seed)
-        queued = self.queued
-        for chunk, token, seconds in paced(self.completion.paced_chunks(self.include_usage, self.shape), pace):
-            if token and queued:
-                seconds, queued = seconds + queued, 0.0
-            yield chunk, token, seconds
+    def duration(self) -> float:
+        """Emulator seconds from the start until its last token is due, the wait for a free slot included (0 when
+        no chunk carries a token): what its stream waits in all, counted without making one chunk of it."""
+        size = self.shape.tokens
+        choices = [choice for choice in self.completion.choices if choice.delta_count(size)]
+        if not choices:
+            return 0.0
+        tokens = sum(choice.delta_count(size) for choice in choices)
+        own = [f.delay_ms for choice in choices for f in choice.fragments or () if f.delay_ms is not None]
+        lead = choices[0]  # its first delta is the first token of the stream: paced unless a fragment sets its delay
+        fragments = lead.fragments or ()
+        first_own = not lead.reasoning_tokens and bool(fragments) and fragments[0].delay_ms is not None
+        paced = paced_seconds(self.timing, self.completion.prompt_tokens, self.seed, not first_own, tokens - len(own) - (not first_own))
+        return self.queued + paced + sum(own) / 1000
 
 
 def prepare(service: Service, body: Mapping[str, Any]) -> Draft:
@@ -98,7 +103,7 @@ def invoke(
         effect=scripted.effect if scripted is not None else None,
     )
     if capped is not None:
-        busy = sum(seconds for _, _, seconds in invocation.paced())  # the wait for the slot included
+        busy = invocation.duration()  # the wait for the slot included
         service.capacity.occupy(actor.tenant, capped.record, service.now() + queued, busy - queued)
     return invocation
 

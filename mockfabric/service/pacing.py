@@ -58,3 +58,13 @@ def paced(chunks: Iterable[PacedChunk], pace: Pacer) -> Iterator[tuple[dict[str,
             continue
         yield chunk, True, own_ms / 1000 if own_ms is not None else pace(first)
         first = False
+
+
+def paced_seconds(timing: Timing, prompt_tokens: int, seed: int, first: bool, others: int) -> float:
+    """The emulator seconds `pacer` gives, summed: `pace(True)` if `first`, then `others` times `pace(False)`, drawn
+    in that order (as a stream draws them). Without jitter no gap is drawn at all: a million chunks cost nothing."""
+    pace = pacer(timing, prompt_tokens, seed)
+    total = pace(True) if first else 0.0
+    if not (timing.ttft_jitter_ms or timing.itl_jitter_ms):
+        return total + others * pace(False)
+    return total + sum(pace(False) for _ in range(others))
