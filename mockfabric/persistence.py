@@ -9,6 +9,10 @@ What must hold:
   10 000 workspaces, `bench/durability.py`), so its cadence does not slip as the state grows.
 - A failed save never stops the saver: it is retried with backoff, logged once per streak of failures, and reported
   by `status()` (the control API's health answers `degraded`) until a save succeeds again.
+- One server per state file: the start takes an OS lock (flock) on `<state file>.lock` beside the file's target
+  before loading it and holds it for the server's life, so a second server on the same file (through any path or
+  symlink) refuses to start instead of overwriting the first one's saves. The lock goes with the process (a
+  `kill -9` releases it); the lock file itself stays, empty (removing it would let two servers lock two files).
 - A state file that cannot be used stops the start with one line naming the file and the problem: a missing or
   unwritable folder, unreadable bytes, text that is not UTF-8 or not JSON (NaN, Infinity and nesting deeper than
   the interpreter follows included), strings that are not valid Unicode, or a document of another format.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -107,6 +112,67 @@ def load_state(path: Path, store: Store) -> bool:
     return True
 
 
+class StateLock:
+    """The OS lock on `<target>.lock` that one server holds for its life: `StateLock.take(path)` or StateFileError
+    naming the file when another process (or another server of this one) holds it. `release()` lets it go."""
+
+    def __init__(self, lock_path: Path, handle: int) -> None:
+        self.path, self._handle = lock_path, handle
+
+    @classmethod
+    def take(cls, path: Path) -> StateLock:
+        target = state_target(path)
+        lock_path = target.with_name(target.name + ".lock")
+        try:
+            handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateFileError(f"state file {path}: cannot open its lock file {lock_path} ({exc.strerror or exc})") from None
+        if not _try_lock(handle):
+            os.close(handle)
+            raise StateFileError(
+                f"state file {path} is in use by another mockfabric server (it holds {lock_path}); stop it or use another file"
+            )
+        return cls(lock_path, handle)
+
+    def release(self) -> None:
+        """Let the lock go (closing the file does); once."""
+        if self._handle >= 0:
+            os.close(self._handle)
+            self._handle = -1
+
+
+def _try_lock(handle: int) -> bool:
+    """Lock the open file `handle` for this open file (not just this process), without waiting; False if held."""
+    if sys.platform == "win32":  # no flock: a lock on the file's first byte serves the same
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def open_state(path: Path, store: Store) -> StateSaver:
+    """What a server does with its state file at start: check it can be written, take its lock, load it into
+    `store`, and start saving; StateFileError (one line, the lock let go) when any of it fails."""
+    check_writable(state_target(path))  # better no start than a server that cannot save
+    lock = StateLock.take(path)  # before loading: a second server must not even read a state it would overwrite
+    try:
+        load_state(path, store)  # better no start than a silent empty state
+    except BaseException:
+        lock.release()
+        raise
+    return StateSaver(path, store, lock)
+
+
 def write_atomically(path: Path, payload: bytes) -> None:
     """Replace `path` by `payload` so that a crash at any moment leaves the old or the new content."""
     folder = path.parent
@@ -145,9 +211,10 @@ class SaverStatus:
 class StateSaver:
     """Saves the store after it changed, at most DEBOUNCE_SECONDS later, from one background thread."""
 
-    def __init__(self, path: Path, store: Store) -> None:
+    def __init__(self, path: Path, store: Store, lock: StateLock | None = None) -> None:
         self.path = state_target(path)
         self.store = store
+        self._lock = lock  # let go once the final save is done
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._save_lock = threading.Lock()
@@ -197,13 +264,18 @@ class StateSaver:
             )
 
     def close(self) -> None:
-        """Stop the thread and write the final state; StateFileError when that last save fails."""
+        """Stop the thread, write the final state and let the file's lock go; StateFileError when that last save
+        fails (the lock goes all the same: this server will not save again)."""
         if self._closed.is_set():
             return
         self._closed.set()
         self._dirty.set()
         self._thread.join(timeout=10)
-        self.save_now()
+        try:
+            self.save_now()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def _failed(self, reason: str) -> None:
         if not self._failures:

@@ -26,7 +26,7 @@ from ..fixture.controls import Controls
 from ..fixture.faults import FaultMatch, FaultRule
 from ..identities import load_identities
 from ..ids import IdFactory
-from ..persistence import StateSaver, check_writable, load_state, state_target
+from ..persistence import StateSaver, open_state
 from ..service import catalog, endpoints, instances, invocations, jobs, messages, metrics, models, onboarding, runs, tags, workspaces
 from ..service.capacity import Capacity
 from ..service.catalog import build_catalog, read_catalog
@@ -121,10 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
     throttle = Throttle(settings.rate_limit, service.clock, contract.operations)
     emulator = Emulator(settings, contract, service, controls, throttle, os.getpid())
     if settings.state_file:
-        path = Path(settings.state_file)
-        check_writable(state_target(path))  # StateFileError: better no start than a server that cannot save
-        load_state(path, service.store)  # StateFileError: better no start than a silent empty state
-        saver = emulator.saver = StateSaver(path, service.store)
+        saver = emulator.saver = open_state(Path(settings.state_file), service.store)  # or StateFileError: no start
         service.saving = lambda: saver.status().as_dict()
     app = Flask("mockfabric")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY

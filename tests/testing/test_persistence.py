@@ -244,3 +244,37 @@ def test_kill_9_loses_no_acknowledged_write_older_than_the_bound_at_10000_worksp
     assert all(r["acknowledged"] > 100 for r in result["rounds"]), result  # the writers really wrote during each round
     assert result["held"] and result["worst_ms"] <= 500, done.stdout
     assert done.returncode == 0
+
+
+def test_a_second_server_on_the_same_state_file_refuses_to_start_until_the_first_stops(tmp_path: Path) -> None:
+    """Two servers on one file both started and overwrote each other's saves (5 of 10 acknowledged writes lost)."""
+    state, link = tmp_path / "state.json", tmp_path / "also-state.json"
+    link.symlink_to(state)
+    with serve(state) as (first, url):
+        assert requests.post(f"{url}/v1/workspaces", json={"name": "first-ws"}, headers=HEADERS, timeout=10).status_code == 200
+        for path in (state, link):  # the same file, by its own name or through a symlink
+            result = subprocess.run(
+                [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--state-file", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 2 and "serving on" not in result.stdout, (result.stdout, result.stderr)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+            assert str(path) in lines[0] and "in use by another mockfabric server" in lines[0], lines
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=15) == 0
+    with serve(link) as (_, url):  # the lock went with the first server: the file is free again, its state intact
+        listed = requests.get(f"{url}/v1/workspaces", headers=HEADERS, timeout=10).json()
+        assert [w["name"] for w in listed["workspaces"]] == ["first-ws"]
+
+
+def test_two_handles_in_one_process_cannot_share_a_state_file(tmp_path: Path) -> None:
+    from mockfabric import MockFabric
+
+    state = tmp_path / "state.json"
+    with MockFabric(state_file=str(state)), pytest.raises(StateFileError, match="in use by another mockfabric server"):
+        MockFabric(state_file=str(state)).start()
+    with MockFabric(state_file=str(state)) as again:  # stopping the first let the lock go
+        assert again.health()["persistence"]["path"] == str(state)
