@@ -127,7 +127,7 @@ def open_huge_stream(served: Served, receive_buffer: int = 4096) -> socket.socke
     return client
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # 30 s: the freeze it guards against came after 20-25 s
 def test_a_client_that_never_reads_a_huge_stream_hurts_nobody(served: Served) -> None:
     def never_read(done: threading.Event) -> None:
         with open_huge_stream(served):
@@ -140,7 +140,7 @@ def test_a_client_that_never_reads_a_huge_stream_hurts_nobody(served: Served) ->
     assert f"stream cut: the client took nothing for {READ_TIMEOUT:g} s" in outcomes, outcomes
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # 10 s of a slow reader
 def test_a_200_kb_per_second_reader_hurts_nobody(served: Served) -> None:
     def read_slowly(done: threading.Event) -> None:
         with open_huge_stream(served, receive_buffer=65536) as client:
@@ -202,7 +202,7 @@ def test_a_300_mb_upload_is_refused_early_with_413(served: Served, declared: boo
     assert sent < limit * 1024 * 1024, f"the client got {sent} bytes in before the refusal"
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # 8 s of 1100 idle connections
 def test_1100_idle_half_sent_connections_leave_room_for_everyone_else(served: Served) -> None:
     def sit_on_connections(done: threading.Event) -> None:
         idle = []
