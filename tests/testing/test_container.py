@@ -12,15 +12,12 @@ import sys
 import urllib.request
 from typing import Any
 
+import docker  # comes with the testcontainers extra, which the test extra installs
 import pytest
 import requests
+from testcontainers.core.config import testcontainers_config
 
-pytest.importorskip("testcontainers", reason="the testcontainers extra")
-
-import docker  # noqa: E402  (after the skip: it comes with the extra)
-from testcontainers.core.config import testcontainers_config  # noqa: E402
-
-from mockfabric.testing.container import MockFabricContainer  # noqa: E402
+from mockfabric.testing.container import MockFabricContainer
 
 IDS = itertools.count(1)
 
