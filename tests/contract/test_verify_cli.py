@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs an installed wheel in a fresh virtualenv (~65 s in all, and the package index): .ci/run runs them
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -49,7 +49,7 @@ def worker(url: str, headers: dict[str, str], seed: int, statuses: list[int], st
         statuses.append(reply.status_code)
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # ~15 s of mixed load from many threads
 def test_mixed_load_keeps_state_consistent() -> None:
     collect = Collect()
     logging.getLogger("mockfabric").addHandler(collect)

@@ -104,7 +104,7 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # ~8 s of crashes at random moments
 def test_kill_9_at_any_moment_never_leaves_a_torn_file(tmp_path: Path) -> None:
     """Kill the server with SIGKILL at random moments while clients keep changing state; the file always loads."""
     state = tmp_path / "state.json"
@@ -227,7 +227,7 @@ def test_serve_reports_failing_saves_as_degraded_and_a_failed_final_save_exits_n
     assert len(lines) == 2 and "saving failed" in lines[0] and lines[1].startswith("mockfabric: ") and "are lost" in lines[1], lines
 
 
-@pytest.mark.slow
+@pytest.mark.thorough  # ~25 s: the benchmark's ten crashes
 def test_kill_9_loses_no_acknowledged_write_older_than_the_bound_at_10000_workspaces(tmp_path: Path) -> None:
     """The documented bound, measured by the benchmark itself over ten crashes at random moments."""
     report = tmp_path / "durability.json"
