@@ -76,8 +76,9 @@ def _problem(error: ValidationError, root: str) -> Problem:
         missing = [name for name in cast(list[str], error.validator_value) if name not in error.instance]
         if missing:
             return Problem(f"{where}.{missing[0]}" if where else missing[0], "is required")
-    if error.validator == "not" and error.validator_value == {"required": ["max_tokens", "max_completion_tokens"]}:
-        return Problem(f"{where}.max_completion_tokens", "must not be sent together with max_tokens")
+    exclusive = error.validator_value.get("required", []) if error.validator == "not" and isinstance(error.validator_value, dict) else []
+    if len(exclusive) == 2:  # `not: {required: [a, b]}`: the two fields exclude each other
+        return Problem(f"{where}.{exclusive[1]}", f"must not be sent together with {exclusive[0]}")
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
     return Problem(where, message, type_mismatch=error.validator == "type")
 
@@ -146,6 +147,7 @@ class Operation:
     body_required: bool
     success_status: int
     response_checks: dict[tuple[int, str], SchemaCheck]
+    nulls_absent: bool = False  # the body schema's x-null-means-absent: a top-level null is as if the field were not sent
 
 
 class Contract:
@@ -223,6 +225,7 @@ class Contract:
             body_required=bool(spec.get("requestBody", {}).get("required")),
             success_status=success,
             response_checks=response_checks,
+            nulls_absent=bool(self.resolve(body.get("schema", {})).get("x-null-means-absent")) if body else False,
         )
 
     def _parameter(self, spec: Mapping[str, Any]) -> Parameter:

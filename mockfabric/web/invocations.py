@@ -76,11 +76,8 @@ def _steps(
         if cut is not None and sent >= cut:
             raise StreamCut(f"injected fault {rule_id}: connection cut after {sent} chunks")
         if error_after is not None and sent >= error_after:
-            error = {
-                "error_code": effect.error_code or FALLBACK_ERROR[0],
-                "error_msg": effect.error_msg or "the inference service failed mid-stream",
-            }
-            yield 0.0, event(error)
+            message = effect.error_msg or "the inference service failed mid-stream"
+            yield 0.0, sse.error_event(effect.error_code or FALLBACK_ERROR[0], message)
             return
         seconds = 0.0
         if token:

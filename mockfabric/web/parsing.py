@@ -90,6 +90,8 @@ def _body(operation: Operation, request: Request) -> Any:
     problem = operation.body_check.problem(body)
     if problem is not None:
         raise _refusal(problem)
+    if operation.nulls_absent and isinstance(body, dict) and None in body.values():
+        return {name: value for name, value in body.items() if value is not None}  # what openai sends for a None
     return body
 
 

@@ -226,7 +226,10 @@ def test_fault_error_event_mid_stream(deployed: Deployed) -> None:
         operation="InvokeModelService", stream_error_after=2, error_code="dataartsfabric.00000001", error_msg="GPU lost", times=1
     )
     stream = stream_of(deployed.invoke(SEED_INVOKE, stream=True))
-    assert stream.events[-1] == {"error_code": "dataartsfabric.00000001", "error_msg": "GPU lost"} and len(stream.events) == 3
+    huawei = {"error_code": "dataartsfabric.00000001", "error_msg": "GPU lost"}
+    openai_style = {"message": "GPU lost", "type": "service_error", "code": huawei["error_code"], **huawei}
+    assert stream.events[-1] == {**huawei, "error": openai_style}
+    assert len(stream.events) == 3
     assert "the stream does not end with data: [DONE]" in chunk_rule_problems(stream)
 
 
