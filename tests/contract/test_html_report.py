@@ -217,3 +217,21 @@ def test_the_proxys_html_report_shows_what_a_client_sent_as_text(emulator: str, 
     assert {e.attrs["data-operation"] for e in dom.find("g", "op-bar")} == {"CreateWorkspace", "ListWorkspaces"}
     assert not dom.find("script") and HOSTILE in dom.text_of("pre")
     assert "request_conformance" in {e.attrs["data-check"] for e in dom.find("div", "finding")}
+
+
+def test_a_report_with_odd_values_still_renders_escaped(broken: Report, tmp_path: Path) -> None:
+    """A loaded report is checked for its shape only: what its findings hold may be any JSON, and still renders."""
+    data = json.loads(json.dumps(broken.as_dict()))
+    operation = data["operations"].pop("ListSpecs")
+    operation["statuses"] = {"200": "many", "500": 2, "<b>": 1}
+    operation["phases"] = ["positive"]
+    first = operation["findings"][0]
+    first.update(request="GET /x", status="<i>", occurrences=None, schema_path={"a": [1]}, expected=[HOSTILE], actual={"k": HOSTILE})
+    operation["findings"].append({"check": HOSTILE, "request": {"query": [1, 2], "headers": {"X-A": HOSTILE}}})
+    data["operations"]["<b>ListSpecs</b>"] = operation
+    (tmp_path / "odd.json").write_text(json.dumps(data), encoding="utf-8")
+    write_html(load(tmp_path / "odd.json"), tmp_path / "odd.html")
+    dom = Dom((tmp_path / "odd.html").read_text(encoding="utf-8"))
+    assert not dom.find("b") and not dom.find("i") and not dom.find("script")
+    assert "<b>ListSpecs</b>" in {e.attrs.get("data-operation") for e in dom.find("g", "op-bar")}
+    assert HOSTILE in {e.attrs.get("data-check") for e in dom.find("div", "finding")}
