@@ -104,6 +104,7 @@ def _verify_parser(sub: Any) -> None:
     )
     verify.add_argument("--junit-xml", dest="junit_xml", help="write JUnit XML here")
     verify.add_argument("--report", help="write the JSON drift report here")
+    verify.add_argument("--html", help="write the drift report as one self-contained HTML page here")
 
 
 def _proxy_parser(sub: Any) -> None:
@@ -127,7 +128,7 @@ def _proxy_parser(sub: Any) -> None:
     proxy.add_argument("--project-id", dest="project_id", help="project id the signed requests name")
     proxy.add_argument("--security-token", dest="security_token", help="security token of temporary AK/SK")
     proxy.add_argument("--record", help="write each exchange as a JSON file in this folder (credentials redacted)")
-    proxy.add_argument("--report", help="write the drift report here at exit")
+    proxy.add_argument("--report", help="write the drift report here at exit: an HTML page when it ends in .html, else JSON")
     proxy.add_argument("--fail-on-drift", dest="fail_on_drift", action="store_true", help="exit 1 when the report has findings")
     proxy.add_argument(
         "--read-timeout",
@@ -148,6 +149,7 @@ def _build_parser() -> _Parser:
     compare = sub.add_parser("diff", help="compare two drift reports (e.g. emulator vs real service); exit 1 when they differ")
     compare.add_argument("first")
     compare.add_argument("second")
+    compare.add_argument("--html", help="also write the comparison (differences, both reports side by side) as an HTML page here")
     _proxy_parser(sub)
     fixtures = sub.add_parser("fixtures", help="answer fixture files").add_subparsers(dest="action", required=True, parser_class=_Parser)
     check = fixtures.add_parser("check", help="validate fixture files (YAML or JSON, or directories of them); exit 2 on a problem")
@@ -207,7 +209,7 @@ def _verify_problems(args: argparse.Namespace) -> str | None:
     for flag, url in (("--base-url", args.base_url), ("--ep-url", args.ep_url)):
         if url is not None and (problem := _base_url_problem(flag, url)):
             return problem
-    for path in (args.report, args.junit_xml):
+    for path in (args.report, args.junit_xml, args.html):
         if path is not None and (problem := _writable(path)):
             return problem
     if args.max_examples < 1:
@@ -231,10 +233,15 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .testing.reports import diff, load
+    from .testing.reports import diff, load, write_comparison_html
 
+    if args.html is not None and (problem := _writable(args.html)):
+        return _fail(problem)
     try:
-        lines = diff(load(args.first), load(args.second))
+        first, second = load(args.first), load(args.second)
+        lines = diff(first, second)
+        if args.html is not None:
+            write_comparison_html(first, second, (args.first, args.second), args.html)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
     print("\n".join(lines) if lines else "the reports agree")

@@ -7,7 +7,6 @@ stopped, and the exit status is 1 with `--fail-on-drift` when it has findings.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -20,6 +19,7 @@ import uvicorn
 from ..contracts import public_contract
 from ..sdk_signer import SdkSigner
 from ..serving import BoundServer, ServeError
+from ..testing.reports import is_html_path, write_html, write_json
 from .app import REPORT_PATH, ProxyApp
 from .credentials import UpstreamCredentials
 from .inspection import Inspector
@@ -78,9 +78,10 @@ class ProxyServer(BoundServer):
         self.serve_with(config)
 
     def write_report(self) -> None:
+        """--report: an HTML page when the name ends in .html (or .htm), else the JSON drift report."""
         if self.settings.report:
-            text = json.dumps(self.inspector.report_dict(), indent=2, ensure_ascii=False) + "\n"
-            Path(self.settings.report).write_text(text, encoding="utf-8")
+            write = write_html if is_html_path(self.settings.report) else write_json
+            write(self.inspector.report_dict(), self.settings.report)
 
     @property
     def findings(self) -> int:

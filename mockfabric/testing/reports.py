@@ -1,18 +1,55 @@
-"""What a verification run leaves behind: a JSON drift report, JUnit XML for CI, and a diff of two reports."""
+"""What a verification run leaves behind: a JSON drift report, an HTML page, JUnit XML for CI, and a diff of two.
+
+What must hold: writing a report never raises on its text (a lone surrogate an answer carried is written as its JSON
+escape `\\ud800`, which reads back as the same string); `load` accepts only a drift report's shape, so `diff`
+and the HTML pages get what they read or a one-line reason."""
 
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # diff and load need no extra: the harness (hypothesis, schemathesis) is imported only to run
     from .drift import Report
 
+HTML_SUFFIXES = (".html", ".htm")
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-def write_json(report: Report, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+def report_data(report: Report | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A report's JSON form: a Report's as_dict(), or the mapping itself (a loaded report, the proxy's)."""
+    return report if isinstance(report, Mapping) else report.as_dict()
+
+
+def _write_text(path: str | Path, text: str) -> None:
+    # backslashreplace turns a lone surrogate into `\udXXX`: in JSON the same string, in HTML a visible escape
+    Path(path).write_bytes(text.encode("utf-8", "backslashreplace"))
+
+
+def write_json(report: Report | Mapping[str, Any], path: str | Path) -> None:
+    _write_text(path, json.dumps(report_data(report), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_html(report: Report | Mapping[str, Any], path: str | Path) -> None:
+    """The report as one self-contained HTML page (html_report.render_report)."""
+    from .html_report import render_report
+
+    _write_text(path, render_report(report_data(report)))
+
+
+def write_comparison_html(first: Mapping[str, Any], second: Mapping[str, Any], names: tuple[str, str], path: str | Path) -> None:
+    """`mockfabric diff --html`: the differences of two loaded reports, then both side by side, as one page."""
+    from .html_report import render_comparison
+
+    _write_text(path, render_comparison(first, second, names))
+
+
+def is_html_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in HTML_SUFFIXES
 
 
 def write_junit(report: Report, path: str | Path) -> None:
@@ -33,10 +70,17 @@ def write_junit(report: Report, path: str | Path) -> None:
         if result.skipped:
             ET.SubElement(case, "skipped", message=result.skipped)
         for finding in result.findings.values():
-            failure = ET.SubElement(case, "failure", type=finding.check, message=f"{finding.title} ({finding.occurrences}x)")
-            failure.text = f"{finding.message}\n\nrequest: {json.dumps(finding.request, ensure_ascii=False)}"
+            failure = ET.SubElement(case, "failure", type=finding.check, message=_xml_text(f"{finding.title} ({finding.occurrences}x)"))
+            failure.text = _xml_text(f"{finding.message}\n\nrequest: {json.dumps(finding.request, ensure_ascii=False)}")
         ET.SubElement(case, "system-out").text = f"{result.requests} requests; statuses {dict(result.statuses)}"
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _xml_text(text: str) -> str:
+    """`text` as XML can hold it: a lone surrogate as its `\\udXXX` escape (ElementTree would write `&#55296;`,
+    which no XML parser accepts), other characters XML 1.0 forbids (NUL, most C0 controls) as `\\xNN`."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _XML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -49,27 +93,60 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not a JSON drift report") from None
     if not isinstance(data, dict) or data.get("format") != "mockfabric-drift-report/1":
         raise ValueError(f"{path} is not a mockfabric drift report")
+    problem = _shape_problem(data)
+    if problem is not None:
+        raise ValueError(f"{path} is not a mockfabric drift report: {problem}")
     return data
+
+
+def _shape_problem(data: dict[str, Any]) -> str | None:
+    """What `diff` and the pages rely on, checked: operations, each with a statuses object and a list of findings."""
+    operations = data.get("operations")
+    if not isinstance(operations, dict):
+        return "no operations object"
+    for name, result in operations.items():
+        if not isinstance(result, dict):
+            return f"operation {name} is not an object"
+        if not isinstance(result.get("statuses"), dict):
+            return f"operation {name} has no statuses object"
+        findings = result.get("findings")
+        if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+            return f"operation {name} has no list of findings"
+    return None
 
 
 def diff(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
     """Where two reports (e.g. emulator and real service) disagree: per operation, the findings one has and the
     other has not, and the HTTP statuses seen by one only. Empty when they agree."""
-    lines: list[str] = []
-    names = list(dict.fromkeys([*first["operations"], *second["operations"]]))
-    for name in names:
-        a, b = first["operations"].get(name), second["operations"].get(name)
-        if a is None or b is None:
-            lines.append(f"{name}: only in {'the first' if b is None else 'the second'} report")
-            continue
-        if bool(a.get("skipped")) != bool(b.get("skipped")):
-            lines.append(f"{name}: skipped in {'the first' if a.get('skipped') else 'the second'} report only")
-            continue
-        keys_a = {f"{f['check']}: {f['title']}" for f in a["findings"]}
-        keys_b = {f"{f['check']}: {f['title']}" for f in b["findings"]}
-        lines += [f"{name}: first only: {key}" for key in sorted(keys_a - keys_b)]
-        lines += [f"{name}: second only: {key}" for key in sorted(keys_b - keys_a)]
-        statuses_a, statuses_b = set(a["statuses"]), set(b["statuses"])
-        if statuses_a != statuses_b:
-            lines.append(f"{name}: statuses {sorted(statuses_a)} vs {sorted(statuses_b)}")
+    return [f"{name}: {line}" for name, lines in differences(first, second).items() for line in lines]
+
+
+def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, list[str]]:
+    """`diff` per operation: {operation: what differs}, in the reports' order, operations that agree left out."""
+    found: dict[str, list[str]] = {}
+    for name in dict.fromkeys([*first["operations"], *second["operations"]]):
+        lines = operation_differences(first["operations"].get(name), second["operations"].get(name))
+        if lines:
+            found[name] = lines
+    return found
+
+
+def finding_key(finding: dict[str, Any]) -> str:
+    """A finding's identity across reports (Finding.key of the JSON form)."""
+    return f"{finding.get('check')}: {finding.get('title')}"
+
+
+def operation_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+    """What differs between one operation's results in two reports (None: not in that report)."""
+    if a is None or b is None:
+        return [] if a is None and b is None else [f"only in {'the first' if b is None else 'the second'} report"]
+    if bool(a.get("skipped")) != bool(b.get("skipped")):
+        return [f"skipped in {'the first' if a.get('skipped') else 'the second'} report only"]
+    keys_a = {finding_key(f) for f in a["findings"]}
+    keys_b = {finding_key(f) for f in b["findings"]}
+    lines = [f"first only: {key}" for key in sorted(keys_a - keys_b)]
+    lines += [f"second only: {key}" for key in sorted(keys_b - keys_a)]
+    statuses_a, statuses_b = set(a["statuses"]), set(b["statuses"])
+    if statuses_a != statuses_b:
+        lines.append(f"statuses {sorted(statuses_a)} vs {sorted(statuses_b)}")
     return lines

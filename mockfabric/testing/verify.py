@@ -9,7 +9,7 @@ import sys
 
 from .drift import Report, summary_table
 from .harness import Harness
-from .reports import write_json, write_junit
+from .reports import write_html, write_json, write_junit
 from .targets import Target
 
 REJECTED = ("401", "403")
@@ -55,6 +55,8 @@ def run_verify(args: argparse.Namespace, *, rejected_share: float) -> int:
         write_json(report, args.report)
     if args.junit_xml:
         write_junit(report, args.junit_xml)
+    if args.html:
+        write_html(report, args.html)
     refused, answered = count_rejected(report)
     if answered and refused >= rejected_share * answered:
         print(
