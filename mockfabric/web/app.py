@@ -38,6 +38,7 @@ from ..service.pacing import Timing
 from ..service.store import Store
 from ..streaming import Handover, handover_of, hold
 from ..text import decode_json, first_invalid_text
+from . import dashboard
 from . import invocations as invocation_view
 from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
             operation.operation_id, bind(control_contract, operation, function, Context({}), shape_answers=False), CONTROL_ACTOR
         )
         _route(app, emulator, operation, binding, control_actor, public_operation=False)
+    dashboard.register(app, service, controls, settings.control_token, strict=settings.auth == "strict")
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected)

@@ -48,12 +48,12 @@ def note_outcome(environ: dict[str, Any], outcome: str) -> None:
         exchange.entry.outcome = outcome
 
 
-def note_pace(environ: dict[str, Any], first_token_ms: float, stream_ms: float) -> None:
+def note_pace(environ: dict[str, Any], first_token_ms: float, stream_ms: float, chunk_dues_ms: list[float]) -> None:
     """Record in the journal how a stream was paced on the emulator's clock (its first token's wait, queue included,
-    and the whole stream's), once it has been written."""
+    the whole stream's, and when each of its first chunks fell due), once it has been written."""
     exchange: Exchange | None = environ.get(EXCHANGE)
     if exchange is not None and exchange.entry is not None:
-        exchange.entry.pace_ms = {"first_token": round(first_token_ms, 3), "stream": round(stream_ms, 3)}
+        exchange.entry.pace_ms = {"first_token": round(first_token_ms, 3), "stream": round(stream_ms, 3), "chunks": chunk_dues_ms}
 
 
 def exchange_of(environ: dict[str, Any]) -> Exchange:

@@ -22,6 +22,7 @@ class StreamCut(ConnectionAbortedError):
 
 
 Fault = tuple[str, FaultEffect]  # the rule's id, what it does
+TIMELINE_CHUNKS = 1000  # chunks whose due time a stream's journal entry keeps (the dashboard's timeline)
 
 
 def render(
@@ -31,7 +32,7 @@ def render(
     check_chunk: Callable[[Any], None] | None,
     handover: Handover | None = None,
     note: Callable[[str], None] | None = None,
-    paced: Callable[[float, float], None] | None = None,
+    paced: Callable[[float, float, list[float]], None] | None = None,
 ) -> Response:
     """With the server's `handover` the stream is written by the server's event loop (the body returned is empty);
     without one the request's thread sleeps between chunks itself. `note` records how a stream ended early.
@@ -60,7 +61,7 @@ def _steps(
     clock: Clock,
     fault: Fault | None,
     check_chunk: Callable[[Any], None] | None,
-    paced: Callable[[float, float], None] | None = None,
+    paced: Callable[[float, float, list[float]], None] | None = None,
 ) -> Iterator[Step]:
     """Role deltas at once (headers go out with them), then each token chunk after its pace (TTFT, or the wait for
     a free slot plus TTFT, then ITL, or the answer's own delay: what `Invocation.paced` says, computed inline here
@@ -71,6 +72,7 @@ def _steps(
     pace = pacer(invocation.timing, invocation.completion.prompt_tokens, invocation.seed)
     first = True
     first_ms = total = 0.0  # emulator seconds: told to `paced` once the stream is whole
+    dues: list[float] = []  # when the first TIMELINE_CHUNKS token chunks fell due, emulator ms since the request
     event = sse.event
     for sent, (chunk, token, own_ms) in enumerate(invocation.completion.paced_chunks(invocation.include_usage, invocation.shape)):
         if cut is not None and sent >= cut:
@@ -88,11 +90,13 @@ def _steps(
                 first_ms = delay * 1000
                 seconds = effect.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
             total += delay
+            if len(dues) < TIMELINE_CHUNKS:
+                dues.append(round(total * 1000, 3))
             if delay:
                 seconds += clock.real_seconds(delay)
         if check_chunk is not None:
             check_chunk(chunk)
         yield seconds, event(chunk)
     if paced is not None:
-        paced(first_ms, total * 1000)
+        paced(first_ms, total * 1000, dues)
     yield 0.0, sse.DONE

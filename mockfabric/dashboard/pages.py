@@ -1,0 +1,213 @@
+"""The dashboard's pages as HTML: one layout, escaped text everywhere, charts as inline SVG, a few lines of inline
+script for the clock buttons and the token form. Nothing is loaded from anywhere else (it works offline).
+
+What must hold: every value that came from a client (names, ids, bodies, headers, tenants) passes `esc`, which also
+turns text that is not valid Unicode (a lone surrogate) into a visible escape instead of failing the page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from .views import JOURNAL_PAGE, PAGE_SIZE, ResourcesPage
+
+UI = "/_mockfabric/ui"
+BODY_SHOWN = 16 * 1024  # characters of a body or answer a page shows
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+header{background:#1d2430;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center;flex-wrap:wrap}
+header a{color:#cfe3ff;text-decoration:none} header b{margin-right:12px}
+main{padding:12px 16px} table{border-collapse:collapse;background:#fff;margin:6px 0 14px;min-width:50%}
+th,td{border:1px solid #d9dde3;padding:3px 8px;text-align:left;vertical-align:top} th{background:#eef1f5}
+pre{background:#fff;border:1px solid #d9dde3;padding:8px;white-space:pre-wrap;word-break:break-all;max-height:480px;overflow:auto}
+.s-RUNNING,.s-SUCCEEDED,.ok{color:#17803d}.s-CREATING,.s-UPDATING,.s-PENDING,.s-DELETING,.s-STOPPING{color:#a15c00}
+.bad,.s-CREATE_FAILED,.s-UPDATE_FAILED,.s-DELETE_FAILED,.s-FAILED{color:#b42318} .muted{color:#667085}
+button{margin-right:6px} form{display:inline} .clock{font-family:monospace}
+"""
+SCRIPT = """
+function mfToken(){const m=document.cookie.match(/(?:^|; )mockfabric-control-token=([^;]*)/);return m?decodeURIComponent(m[1]):null}
+async function mfClock(body){const h={'Content-Type':'application/json'};const t=mfToken();if(t)h['X-Mockfabric-Control-Token']=t;
+ const r=await fetch('/_mockfabric/clock',{method:'POST',headers:h,body:JSON.stringify(body)});
+ if(!r.ok){document.getElementById('clock-error').textContent=(await r.text()).slice(0,300);return}location.reload()}
+function mfSaveToken(){const v=document.getElementById('token').value;
+ document.cookie='mockfabric-control-token='+encodeURIComponent(v)+'; path=/_mockfabric/; SameSite=Strict';location.reload()}
+"""
+
+
+def esc(value: Any) -> str:
+    """Text for HTML: escaped, and never invalid Unicode (a lone surrogate shows as its escape)."""
+    text = value if isinstance(value, str) else str(value)
+    return html.escape(text.encode("utf-8", "backslashreplace").decode("utf-8"), quote=True)
+
+
+def shown(value: Any) -> str:
+    """A body, answer or header set as readable, escaped text, cut at BODY_SHOWN characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
+    if len(text) > BODY_SHOWN:
+        text = f"{text[:BODY_SHOWN]}\n...[truncated: {len(text)} characters in all]"
+    return f"<pre>{esc(text)}</pre>"
+
+
+def link(page: str, text: str, /, **query: Any) -> str:
+    given = {k: v for k, v in query.items() if v not in (None, "")}
+    href = f"{UI}{page}" + (f"?{urlencode(given)}" if given else "")
+    return f'<a href="{esc(href)}">{esc(text)}</a>'
+
+
+def layout(title: str, clock: dict[str, Any], content: str) -> str:
+    state = "frozen" if clock["frozen"] else ("running" if clock["runs_by_itself"] else "manual")
+    nav = " ".join(link(where, t) for where, t in (("/", "Overview"), ("/resources", "Resources"), ("/journal", "Journal"), ("/fixtures", "Fixtures and faults"), ("/drift", "Drift")))
+    buttons = "".join(f'<button data-advance="{s}" onclick="mfClock({{advance:{s}}})">+{s} s</button>' for s in (1, 10, 60))
+    toggle = "mfClock({frozen:false})" if clock["frozen"] else "mfClock({frozen:true})"
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · mockfabric</title>"
+        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><header><b>mockfabric</b>{nav}"
+        f'<span class=clock id=clock>{esc(clock["now"])} ({state})</span>{buttons}'
+        f'<button id=freeze onclick="{toggle}">{"unfreeze" if clock["frozen"] else "freeze"}</button>'
+        f'<span id=clock-error class=bad></span></header><main><h1>{esc(title)}</h1>{content}</main></body></html>'
+    )
+
+
+def table(headings: Iterable[str], rows: Iterable[Iterable[str]], **attributes: str) -> str:
+    """Cells are HTML already (escape what goes in)."""
+    extra = "".join(f' {name}="{esc(value)}"' for name, value in attributes.items())
+    head = "".join(f"<th>{esc(h)}</th>" for h in headings)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table{extra}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def status(text: str) -> str:
+    return f'<span class="s-{esc(text)}">{esc(text)}</span>'
+
+
+def overview(tenants: list[tuple[str, int]], journal_total: int, fixtures: int, faults: int) -> str:
+    rows = [(link("/resources", name or "(none)", tenant=name), esc(count), link("/journal", "journal", tenant=name)) for name, count in tenants]
+    return (
+        f"<p>{len(tenants)} tenant(s), {journal_total} journaled request(s), {fixtures} fixture(s), {faults} fault rule(s).</p>"
+        + table(("tenant", "workspaces", ""), rows, id="tenants")
+    )
+
+
+def resources(page: ResourcesPage) -> str:
+    choose = "".join(
+        f'<option value="{esc(name)}"{" selected" if name == page.tenant else ""}>{esc(name)} ({count})</option>' for name, count in page.tenants
+    )
+    search = (
+        f'<form method=get action="{UI}/resources">tenant <select name=tenant>{choose}</select> '
+        f'id or name <input name=q value="{esc(page.query)}"> <button type=submit>show</button></form>'
+    )
+    parts = [search, f"<p>{page.total} workspace(s){' matching' if page.query else ''}; page {page.page + 1}</p>"]
+    for workspace in page.workspaces:
+        rows = [
+            (esc(r.kind), link("/journal", r.id, tenant=page.tenant, path=r.id), esc(r.name), status(r.status), esc(r.pending or ""), esc(", ".join(r.versions)))
+            for r in workspace.resources
+        ]
+        parts.append(
+            f'<h2 class=workspace>{esc(workspace.name)} <span class=muted>{esc(workspace.id)} · created {esc(workspace.created)}</span> '
+            f"{link('/journal', 'its requests', tenant=page.tenant, path=workspace.id)}</h2>"
+            + (table(("kind", "id", "name", "status", "pending", "versions"), rows, **{"data-workspace": workspace.id}) if rows else "<p class=muted>empty</p>")
+        )
+    if (page.page + 1) * PAGE_SIZE < page.total:
+        parts.append(link("/resources", "next page", tenant=page.tenant, q=page.query, page=page.page + 1))
+    return "".join(parts)
+
+
+def journal(entries: list[dict[str, Any]], tenant: str | None, older: int | None, path: str | None) -> str:
+    rows = [
+        (
+            link(f"/journal/{e['seq']}", str(e["seq"])),
+            esc(e["time"]),
+            esc(e.get("tenant") or ""),
+            esc(e.get("operation") or ""),
+            esc(e["method"]),
+            esc(e["path"]),
+            f'<span class="{"ok" if e["status"] < 400 else "bad"}">{esc(e["status"])}</span>',
+            esc(e.get("fault") or ""),
+            esc(e.get("outcome") or ""),
+        )
+        for e in entries
+    ]
+    more = link("/journal", f"older than {older}", tenant=tenant, before=older, path=path) if older is not None else ""
+    scope = (f" of tenant {esc(tenant)}" if tenant else "") + (f" whose path has {esc(path)}" if path else "")
+    return (
+        f"<p>newest first, {JOURNAL_PAGE} a page{scope}</p>"
+        + table(("seq", "time", "tenant", "operation", "method", "path", "status", "fault", "outcome"), rows, id="journal")
+        + more
+    )
+
+
+def journal_entry(entry: dict[str, Any]) -> str:
+    facts = [(esc(name), esc(entry.get(name) if entry.get(name) is not None else "")) for name in ("seq", "time", "request_id", "tenant", "operation", "method", "path", "query", "status", "fault", "outcome", "queued_ms")]
+    parts = [table(("", ""), facts, id="entry")]
+    if entry.get("pace_ms"):
+        parts.append("<h2>Stream timeline</h2>" + timeline(entry.get("queued_ms") or 0.0, entry["pace_ms"]))
+    if "answer" in entry:
+        parts.append("<h2>Answer</h2>" + shown(entry["answer"]))
+    parts.append("<h2>Request headers</h2>" + shown(entry.get("headers", {})))
+    parts.append("<h2>Request body</h2>" + shown(entry.get("body")))
+    return "".join(parts)
+
+
+def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
+    """When each chunk of a stream was due on the emulator's clock (ms since the request): the queue, the wait for the
+    first token, then one tick per chunk; the chunks' dues are the journal's (`pace_ms.chunks`), when it has them."""
+    total = max(float(pace.get("stream") or 0.0), 1e-9)
+    dues = [float(d) for d in pace.get("chunks") or []]
+    width, left = 720.0, 10.0
+
+    def x(ms: float) -> float:
+        return left + width * min(ms, total) / total
+
+    first = float(pace.get("first_token") or 0.0)
+    ticks = "".join(f'<line class=chunk x1="{x(d):.1f}" y1="34" x2="{x(d):.1f}" y2="58" stroke="#1f6feb"/>' for d in dues)
+    return (
+        f'<svg id=timeline xmlns="http://www.w3.org/2000/svg" width="{width + 2 * left:.0f}" height="90" role="img">'
+        f'<rect class=queue x="{left}" y="10" width="{x(queued_ms) - left:.1f}" height="18" fill="#f5b041"/>'
+        f'<rect class=ttft x="{x(queued_ms):.1f}" y="10" width="{max(0.0, x(first) - x(queued_ms)):.1f}" height="18" fill="#d68910"/>'
+        f'<rect class=itl x="{x(first):.1f}" y="10" width="{max(0.0, x(total) - x(first)):.1f}" height="18" fill="#5dade2"/>'
+        f"{ticks}"
+        f'<text x="{left}" y="80" font-size="12">queue {queued_ms:g} ms · first token at {first:g} ms · stream {total:g} ms · '
+        f"{len(dues)} chunk(s) shown</text></svg>"
+    )
+
+
+def fixtures(view: dict[str, Any]) -> str:
+    listed = view["fixtures"]
+    fixture_rows = [
+        (esc(f.get("source", "")), shown(f.get("match")), shown(f.get("answer")), esc(_or_blank(f.get("times_left"))), esc(f.get("used", 0)))
+        for f in listed["fixtures"]
+    ]
+    fault_rows = [(esc(rule.get("id")), shown({k: v for k, v in rule.items() if k != "id"})) for rule in view["faults"]["faults"]]
+    miss_rows = [
+        (link(f"/journal/{e['seq']}", str(e["seq"])), esc(e.get("tenant") or ""), esc(e["path"]), shown(_last_user(e.get("body"))))
+        for e in view["misses"]
+    ]
+    return (
+        f"<p>strict mode is {'on' if listed.get('strict') else 'off'}</p><h2>Fixtures</h2>"
+        + table(("from", "match", "answer", "times left", "answered"), fixture_rows, id="fixtures")
+        + "<h2>Fault rules</h2>"
+        + table(("id", "rule"), fault_rows, id="faults")
+        + "<h2>Strict-mode misses (501)</h2>"
+        + table(("seq", "tenant", "path", "last user message"), miss_rows, id="misses")
+    )
+
+
+def _or_blank(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _last_user(body: Any) -> str:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    users = [m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "user"]
+    return str(users[-1]) if users else ""
+
+
+def token_form(reason: str) -> str:
+    return (
+        f"<p class=bad>{esc(reason)}</p><p>This emulator has a control token: give it once, it is kept in a cookie for "
+        "this emulator's control pages only.</p><input id=token type=password size=40> <button onclick=mfSaveToken()>use</button>"
+    )

@@ -1,0 +1,96 @@
+"""The dashboard's routes (`/_mockfabric/ui/…`, and `/` for a browser): who may look, and which page answers.
+
+What must hold: the pages are under the control prefix, so the guard's Host and Origin rules apply to them; with a
+control token set a page is shown only to a caller presenting it (header, or the cookie the token form sets), and
+its buttons send it with the control call they make; under `--auth strict` without a control token the dashboard is
+closed (it shows every tenant). Pages only read, except that reading settles what is due, as any read does.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import NotFound
+
+from ..config import CONTROL_TOKEN_HEADER
+from ..dashboard import pages, views
+from ..fixture.controls import Controls
+from ..service.core import Service
+
+TOKEN_COOKIE = "mockfabric-control-token"
+HTML = "text/html; charset=utf-8"
+
+
+def register(app: Flask, service: Service, controls: Controls, control_token: str | None, strict: bool) -> None:
+    """Add the dashboard's routes to `app`."""
+
+    def page(title: str, content: str, status: int = 200) -> Response:
+        body = pages.layout(title, views.clock_view(service.clock), content)
+        response = Response(body.encode("utf-8"), status, content_type=HTML)
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def refusal() -> Response | None:
+        if control_token is None:
+            return page("Closed", "<p class=bad>Under --auth strict the dashboard needs a control token (--control-token).</p>", 403) if strict else None
+        given = request.headers.get(CONTROL_TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
+        if hmac.compare_digest(given.encode(), control_token.encode()):
+            return None
+        return page("Control token", pages.token_form("this page needs the emulator's control token"), 401)
+
+    def guarded(title: str, draw: Any) -> Any:
+        def view(**arguments: Any) -> Response:
+            refused = refusal()
+            if refused is not None:
+                return refused
+            drawn = draw(**arguments)
+            return drawn if isinstance(drawn, Response) else page(title, drawn)
+
+        view.__name__ = f"dashboard_{title.lower().replace(' ', '_')}"
+        return view
+
+    def overview() -> str:
+        journal_total = controls.journal.page({"limit": 1})["total"]
+        return pages.overview(views.tenants(service), journal_total, len(controls.fixtures.items), len(controls.faults.rules()))
+
+    def resources() -> str:
+        return pages.resources(views.resources(service, request.args.get("tenant"), request.args.get("q", "")[:200], _number("page")))
+
+    def journal() -> str:
+        tenant = request.args.get("tenant") or None
+        before = _number("before") or None
+        path = request.args.get("path", "")[:200] or None
+        entries, older = views.journal_page(controls, tenant, before, path)
+        return pages.journal(entries, tenant, older, path)
+
+    def entry(seq: int) -> str | Response:
+        found = views.journal_entry(controls, seq)
+        if found is None:
+            return page("Not in the journal", f"<p>request {seq} is not (or no longer) in the journal</p>", 404)
+        return pages.journal_entry(found)
+
+    def fixtures() -> str:
+        return pages.fixtures(views.fixtures_view(controls))
+
+    app.add_url_rule(pages.UI + "/", "dashboard", guarded("Overview", overview), methods=["GET"])
+    app.add_url_rule(pages.UI + "/resources", "dashboard_resources", guarded("Resources", resources), methods=["GET"])
+    app.add_url_rule(pages.UI + "/journal", "dashboard_journal", guarded("Journal", journal), methods=["GET"])
+    app.add_url_rule(pages.UI + "/journal/<int:seq>", "dashboard_entry", guarded("Request", entry), methods=["GET"])
+    app.add_url_rule(pages.UI + "/fixtures", "dashboard_fixtures", guarded("Fixtures and faults", fixtures), methods=["GET"])
+    app.add_url_rule("/", "root", _root, methods=["GET"])
+
+
+def _number(name: str) -> int:
+    text = request.args.get(name, "")
+    return int(text) if text.isdigit() and len(text) < 10 else 0
+
+
+def _root() -> Response:
+    """A browser at `/` finds the dashboard; an API client gets the gateway's 404, as from the service."""
+    if "text/html" not in request.headers.get("Accept", ""):
+        raise NotFound()
+    link = f'<a href="{pages.UI}/">the dashboard</a>'
+    return Response(f"<!doctype html><title>mockfabric</title><p>mockfabric emulator: {link}</p>".encode(), 200, content_type=HTML)

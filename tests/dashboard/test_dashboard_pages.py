@@ -1,0 +1,89 @@
+"""The dashboard's pages over HTTP: who may look, what `/` answers, escaping, and the cost with 10 000 workspaces."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import requests
+
+from mockfabric import MockFabric, create_app
+from mockfabric.clock import ManualClock
+from mockfabric.config import Settings
+
+UI = "/_mockfabric/ui"
+PAGES = ("/", "/resources", "/journal", "/fixtures")
+
+
+def test_with_a_control_token_pages_need_it_and_the_cookie_carries_it() -> None:
+    with MockFabric(control_token="s3cret") as fabric:
+        for page in PAGES:
+            refused = requests.get(f"{fabric.base_url}{UI}{page}")
+            assert refused.status_code == 401 and 'id="token"' not in refused.text and "id=token" in refused.text
+            assert "s3cret" not in refused.text
+        wrong = requests.get(f"{fabric.base_url}{UI}/", cookies={"mockfabric-control-token": "guess"})
+        assert wrong.status_code == 401
+        assert requests.get(f"{fabric.base_url}{UI}/", cookies={"mockfabric-control-token": "s3cret"}).status_code == 200
+        assert requests.get(f"{fabric.base_url}{UI}/", headers={"X-Mockfabric-Control-Token": "s3cret"}).status_code == 200
+
+
+def test_strict_auth_without_a_control_token_closes_the_dashboard(tmp_path: Any) -> None:
+    credentials = tmp_path / "ids.yaml"
+    credentials.write_text("credentials:\n  - {token: tok-a, project_id: project-a}\n", encoding="utf-8")
+    app = create_app(Settings(auth="strict", credentials=str(credentials)), clock=ManualClock())
+    client = app.test_client()
+    for page in PAGES:
+        answer = client.get(UI + page, headers={"X-Auth-Token": "tok-a"})
+        assert answer.status_code == 403 and b"control token" in answer.data
+
+
+def test_guard_rules_apply() -> None:
+    app = create_app(Settings(), clock=ManualClock())
+    client = app.test_client()
+    assert client.get(UI + "/", headers={"Host": "evil.example"}).status_code == 403  # DNS rebinding
+    assert client.get(UI + "/", headers={"Origin": "http://evil.example"}).status_code == 403  # another site's page
+    assert client.get(UI + "/").status_code == 200
+
+
+def test_root_links_a_browser_to_the_dashboard_and_stays_404_for_api_clients() -> None:
+    client = create_app(Settings(), clock=ManualClock()).test_client()
+    browser = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 200 and f'href="{UI}/"'.encode() in browser.data
+    api = client.get("/", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.get_json()["error_code"] == "APIG.0101"
+
+
+def test_a_lone_surrogate_and_markup_from_a_client_are_shown_escaped() -> None:
+    client = create_app(Settings(), clock=ManualClock()).test_client()
+    headers = {"X-Auth-Token": "t", "Content-Type": "application/json"}
+    client.post("/v1/workspaces", data=b'{"name": "\\ud800<b>x</b>"}', headers=headers)  # refused; journaled as sent
+    client.get("/v1/workspaces?name=%ED%A0%80%3Cscript%3E", headers=headers)
+    journal = client.get(UI + "/journal")
+    assert journal.status_code == 200 and b"<script>" not in journal.data.split(b"</script>", 1)[1]
+    journal.data.decode("utf-8")  # the page itself is valid UTF-8
+    for seq in (1, 2):
+        entry = client.get(f"{UI}/journal/{seq}")
+        assert entry.status_code == 200 and b"<b>x</b>" not in entry.data
+        entry.data.decode("utf-8")
+
+
+def _timed(client: Any, path: str, runs: int = 7) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        assert client.get(path).status_code == 200
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def test_pages_answer_within_100_ms_with_10000_workspaces() -> None:
+    app = create_app(Settings(seed=1), clock=ManualClock())
+    client = app.test_client()
+    headers = {"X-Auth-Token": "t", "X-Project-Id": "big-tenant"}
+    for index in range(10_000):
+        assert client.post("/v1/workspaces", json={"name": f"workspace-{index:05d}"}, headers=headers).status_code == 200
+    reference = _timed(client, "/healthcheck")
+    for page in (f"{UI}/", f"{UI}/resources?tenant=big-tenant", f"{UI}/resources?tenant=big-tenant&q=workspace-0999", f"{UI}/journal"):
+        took = _timed(client, page)
+        assert took < 0.1, (page, took, reference)
