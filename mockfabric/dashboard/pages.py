@@ -60,15 +60,24 @@ def link(page: str, text: str, /, **query: Any) -> str:
 
 def layout(title: str, clock: dict[str, Any], content: str) -> str:
     state = "frozen" if clock["frozen"] else ("running" if clock["runs_by_itself"] else "manual")
-    nav = " ".join(link(where, t) for where, t in (("/", "Overview"), ("/resources", "Resources"), ("/journal", "Journal"), ("/fixtures", "Fixtures and faults"), ("/drift", "Drift")))
+    nav = " ".join(
+        link(where, t)
+        for where, t in (
+            ("/", "Overview"),
+            ("/resources", "Resources"),
+            ("/journal", "Journal"),
+            ("/fixtures", "Fixtures and faults"),
+            ("/drift", "Drift"),
+        )
+    )
     buttons = "".join(f'<button data-advance="{s}" onclick="mfClock({{advance:{s}}})">+{s} s</button>' for s in (1, 10, 60))
     toggle = "mfClock({frozen:false})" if clock["frozen"] else "mfClock({frozen:true})"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)} · mockfabric</title>"
         f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><header><b>mockfabric</b>{nav}"
-        f'<span class=clock id=clock>{esc(clock["now"])} ({state})</span>{buttons}'
+        f"<span class=clock id=clock>{esc(clock['now'])} ({state})</span>{buttons}"
         f'<button id=freeze onclick="{toggle}">{"unfreeze" if clock["frozen"] else "freeze"}</button>'
-        f'<span id=clock-error class=bad></span></header><main><h1>{esc(title)}</h1>{content}</main></body></html>'
+        f"<span id=clock-error class=bad></span></header><main><h1>{esc(title)}</h1>{content}</main></body></html>"
     )
 
 
@@ -85,16 +94,18 @@ def status(text: str) -> str:
 
 
 def overview(tenants: list[tuple[str, int]], journal_total: int, fixtures: int, faults: int) -> str:
-    rows = [(link("/resources", name or "(none)", tenant=name), esc(count), link("/journal", "journal", tenant=name)) for name, count in tenants]
-    return (
-        f"<p>{len(tenants)} tenant(s), {journal_total} journaled request(s), {fixtures} fixture(s), {faults} fault rule(s).</p>"
-        + table(("tenant", "workspaces", ""), rows, id="tenants")
+    rows = [
+        (link("/resources", name or "(none)", tenant=name), esc(count), link("/journal", "journal", tenant=name)) for name, count in tenants
+    ]
+    return f"<p>{len(tenants)} tenant(s), {journal_total} journaled request(s), {fixtures} fixture(s), {faults} fault rule(s).</p>" + table(
+        ("tenant", "workspaces", ""), rows, id="tenants"
     )
 
 
 def resources(page: ResourcesPage) -> str:
     choose = "".join(
-        f'<option value="{esc(name)}"{" selected" if name == page.tenant else ""}>{esc(name)} ({count})</option>' for name, count in page.tenants
+        f'<option value="{esc(name)}"{" selected" if name == page.tenant else ""}>{esc(name)} ({count})</option>'
+        for name, count in page.tenants
     )
     search = (
         f'<form method=get action="{UI}/resources">tenant <select name=tenant>{choose}</select> '
@@ -103,13 +114,24 @@ def resources(page: ResourcesPage) -> str:
     parts = [search, f"<p>{page.total} workspace(s){' matching' if page.query else ''}; page {page.page + 1}</p>"]
     for workspace in page.workspaces:
         rows = [
-            (esc(r.kind), link("/journal", r.id, tenant=page.tenant, path=r.id), esc(r.name), status(r.status), esc(r.pending or ""), esc(", ".join(r.versions)))
+            (
+                esc(r.kind),
+                link("/journal", r.id, tenant=page.tenant, path=r.id),
+                esc(r.name),
+                status(r.status),
+                esc(r.pending or ""),
+                esc(", ".join(r.versions)),
+            )
             for r in workspace.resources
         ]
         parts.append(
-            f'<h2 class=workspace>{esc(workspace.name)} <span class=muted>{esc(workspace.id)} · created {esc(workspace.created)}</span> '
+            f"<h2 class=workspace>{esc(workspace.name)} <span class=muted>{esc(workspace.id)} · created {esc(workspace.created)}</span> "
             f"{link('/journal', 'its requests', tenant=page.tenant, path=workspace.id)}</h2>"
-            + (table(("kind", "id", "name", "status", "pending", "versions"), rows, **{"data-workspace": workspace.id}) if rows else "<p class=muted>empty</p>")
+            + (
+                table(("kind", "id", "name", "status", "pending", "versions"), rows, **{"data-workspace": workspace.id})
+                if rows
+                else "<p class=muted>empty</p>"
+            )
         )
     if (page.page + 1) * PAGE_SIZE < page.total:
         parts.append(link("/resources", "next page", tenant=page.tenant, q=page.query, page=page.page + 1))
@@ -141,15 +163,39 @@ def journal(entries: list[dict[str, Any]], tenant: str | None, older: int | None
 
 
 def journal_entry(entry: dict[str, Any]) -> str:
-    facts = [(esc(name), esc(entry.get(name) if entry.get(name) is not None else "")) for name in ("seq", "time", "request_id", "tenant", "operation", "method", "path", "query", "status", "fault", "outcome", "queued_ms")]
+    facts = [
+        (esc(name), esc(entry.get(name) if entry.get(name) is not None else ""))
+        for name in (
+            "seq",
+            "time",
+            "request_id",
+            "tenant",
+            "operation",
+            "method",
+            "path",
+            "query",
+            "status",
+            "fault",
+            "outcome",
+            "queued_ms",
+        )
+    ]
     parts = [table(("", ""), facts, id="entry")]
     if entry.get("pace_ms"):
         parts.append("<h2>Stream timeline</h2>" + timeline(entry.get("queued_ms") or 0.0, entry["pace_ms"]))
     if "answer" in entry:
         parts.append("<h2>Answer</h2>" + shown(entry["answer"]))
+    if "error" in entry:
+        parts.append("<h2>Error answered</h2>" + shown(entry["error"]))
     parts.append("<h2>Request headers</h2>" + shown(entry.get("headers", {})))
     parts.append("<h2>Request body</h2>" + shown(entry.get("body")))
     return "".join(parts)
+
+
+def _closest(error: Any) -> str:
+    """The closest fixtures a strict miss's 501 named (its error_msg says them after 'closest fixtures: ')."""
+    message = error.get("error_msg", "") if isinstance(error, dict) else ""
+    return message.rpartition("closest fixtures: ")[2] if "closest fixtures: " in message else ""
 
 
 def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
@@ -178,12 +224,23 @@ def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
 def fixtures(view: dict[str, Any]) -> str:
     listed = view["fixtures"]
     fixture_rows = [
-        (esc(f.get("source", "")), shown(f.get("match")), shown(f.get("answer")), esc(_or_blank(f.get("times_left"))), esc(f.get("used", 0)))
+        (
+            esc(f.get("source", "")),
+            shown(f.get("match")),
+            shown(f.get("answer")),
+            esc(_or_blank(f.get("times_left"))),
+            esc(f.get("used", 0)),
+        )
         for f in listed["fixtures"]
     ]
     fault_rows = [(esc(rule.get("id")), shown({k: v for k, v in rule.items() if k != "id"})) for rule in view["faults"]["faults"]]
     miss_rows = [
-        (link(f"/journal/{e['seq']}", str(e["seq"])), esc(e.get("tenant") or ""), esc(e["path"]), shown(_last_user(e.get("body"))))
+        (
+            link(f"/journal/{e['seq']}", str(e["seq"])),
+            esc(e.get("tenant") or ""),
+            shown(_last_user(e.get("body"))),
+            esc(_closest(e.get("error"))),
+        )
         for e in view["misses"]
     ]
     return (
@@ -192,7 +249,7 @@ def fixtures(view: dict[str, Any]) -> str:
         + "<h2>Fault rules</h2>"
         + table(("id", "rule"), fault_rows, id="faults")
         + "<h2>Strict-mode misses (501)</h2>"
-        + table(("seq", "tenant", "path", "last user message"), miss_rows, id="misses")
+        + table(("seq", "tenant", "last user message", "closest fixtures"), miss_rows, id="misses")
     )
 
 
@@ -210,4 +267,26 @@ def token_form(reason: str) -> str:
     return (
         f"<p class=bad>{esc(reason)}</p><p>This emulator has a control token: give it once, it is kept in a cookie for "
         "this emulator's control pages only.</p><input id=token type=password size=40> <button onclick=mfSaveToken()>use</button>"
+    )
+
+
+DRIFT_SCRIPT = """
+async function mfDrift(){const f=document.getElementById('report-file').files[0];const out=document.getElementById('drift-error');
+ out.textContent='';if(!f)return;const h={'Content-Type':'application/json'};const t=mfToken();if(t)h['X-Mockfabric-Control-Token']=t;
+ const r=await fetch('/_mockfabric/ui/drift',{method:'POST',headers:h,body:await f.text()});const text=await r.text();
+ if(!r.ok){let m=text;try{m=JSON.parse(text).error_msg}catch(e){}out.textContent=String(m).slice(0,300);return}
+ const frame=document.getElementById('drift-report');frame.srcdoc=text;frame.hidden=false}
+"""
+
+
+def drift() -> str:
+    """The drift page: a report file chosen here is sent to the emulator, which renders it as verify's HTML report;
+    it is shown in a sandboxed frame (no script runs in it, nothing it holds reaches this page)."""
+    return (
+        "<p>A drift report as <code>mockfabric verify --report FILE.json</code>, <code>mockfabric proxy --report FILE.json</code> "
+        "or <code>GET /_mockfabric/proxy/report</code> write it: choose the file and it is shown here, "
+        "as <code>--html</code> would write it. It is rendered, not kept.</p>"
+        '<input id=report-file type=file accept=".json,application/json"> <button id=show-report onclick=mfDrift()>show</button>'
+        f"<span id=drift-error class=bad></span><script>{DRIFT_SCRIPT}</script>"
+        '<iframe id=drift-report sandbox title="drift report" hidden style="width:100%;height:80vh;border:1px solid #d9dde3;background:#fff"></iframe>'
     )

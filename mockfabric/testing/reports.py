@@ -91,11 +91,17 @@ def load(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError(f"{path} is not a JSON drift report") from None
+    return checked_report(data, str(path))
+
+
+def checked_report(data: Any, source: str) -> dict[str, Any]:
+    """`data` (parsed JSON from `source`) if it is a drift report `write_json` writes; ValueError with a one-line
+    reason naming `source` when it is not."""
     if not isinstance(data, dict) or data.get("format") != "mockfabric-drift-report/1":
-        raise ValueError(f"{path} is not a mockfabric drift report")
+        raise ValueError(f"{source} is not a mockfabric drift report")
     problem = _shape_problem(data)
     if problem is not None:
-        raise ValueError(f"{path} is not a mockfabric drift report: {problem}")
+        raise ValueError(f"{source} is not a mockfabric drift report: {problem}")
     return data
 
 

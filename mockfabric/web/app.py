@@ -44,7 +44,7 @@ from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
 from .encoding import to_json
 from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
-from .front import Front, exchange_of, note_outcome, note_pace, request_body, request_headers
+from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers
 from .guard import Guard
 from .parsing import Call, parse_call
 from .throttle import Throttle
@@ -145,9 +145,8 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
         )
         _route(app, emulator, operation, binding, control_actor, public_operation=False)
     dashboard.register(app, service, controls, settings.control_token, strict=settings.auth == "strict")
-    app.register_error_handler(ApiError, render_api_error)
-    app.register_error_handler(HTTPException, render_http_error)
-    app.register_error_handler(Exception, render_unexpected)
+    for kind, render in ((ApiError, render_api_error), (HTTPException, render_http_error), (Exception, render_unexpected)):
+        app.register_error_handler(kind, _journaled(render))
     guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)
     app.wsgi_app = Front(app.wsgi_app, controls.journal, service.clock, lambda: emulator.saver, emulator.pid, guard)  # type: ignore[method-assign]
     return app
@@ -338,3 +337,16 @@ def _chunk_check() -> Callable[[Any], None]:
             raise invocation_view.StreamCut(f"chunk does not match the contract: {problem}")
 
     return verify
+
+
+def _journaled(render: Callable[[Any], Response]) -> Callable[[Any], Response]:
+    """An error handler whose answer's error_code and error_msg also go into the request's journal entry."""
+
+    def handler(error: Any) -> Response:
+        response = render(error)
+        body = response.get_json(silent=True)
+        if isinstance(body, dict):
+            note_error(request.environ, body)
+        return response
+
+    return handler

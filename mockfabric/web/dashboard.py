@@ -15,9 +15,14 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
 from ..config import CONTROL_TOKEN_HEADER
+from ..errors import MalformedRequest, ValidationFailed
 from ..dashboard import pages, views
 from ..fixture.controls import Controls
 from ..service.core import Service
+from ..testing.html_report import render_report
+from ..testing.reports import checked_report
+from ..text import decode_json
+from .front import request_body
 
 TOKEN_COOKIE = "mockfabric-control-token"
 HTML = "text/html; charset=utf-8"
@@ -29,13 +34,19 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
     def page(title: str, content: str, status: int = 200) -> Response:
         body = pages.layout(title, views.clock_view(service.clock), content)
         response = Response(body.encode("utf-8"), status, content_type=HTML)
-        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
+        )
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
     def refusal() -> Response | None:
         if control_token is None:
-            return page("Closed", "<p class=bad>Under --auth strict the dashboard needs a control token (--control-token).</p>", 403) if strict else None
+            return (
+                page("Closed", "<p class=bad>Under --auth strict the dashboard needs a control token (--control-token).</p>", 403)
+                if strict
+                else None
+            )
         given = request.headers.get(CONTROL_TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
         if hmac.compare_digest(given.encode(), control_token.encode()):
             return None
@@ -80,12 +91,30 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
     app.add_url_rule(pages.UI + "/journal", "dashboard_journal", guarded("Journal", journal), methods=["GET"])
     app.add_url_rule(pages.UI + "/journal/<int:seq>", "dashboard_entry", guarded("Request", entry), methods=["GET"])
     app.add_url_rule(pages.UI + "/fixtures", "dashboard_fixtures", guarded("Fixtures and faults", fixtures), methods=["GET"])
+    app.add_url_rule(pages.UI + "/drift", "dashboard_drift", guarded("Drift", pages.drift), methods=["GET"])
+    app.add_url_rule(pages.UI + "/drift", "dashboard_drift_report", guarded("Drift report", _drift_report), methods=["POST"])
     app.add_url_rule("/", "root", _root, methods=["GET"])
 
 
 def _number(name: str) -> int:
     text = request.args.get(name, "")
     return int(text) if text.isdigit() and len(text) < 10 else 0
+
+
+def _drift_report() -> Response:
+    """A drift report sent as JSON, rendered as verify's HTML report page (shown by the drift page in a sandboxed
+    frame); a body that is not one is a 400 saying why."""
+    try:
+        data = decode_json(request_body(request.environ).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedRequest("the body is not a JSON drift report (mockfabric verify --report FILE.json writes one)") from None
+    try:
+        report = checked_report(data, "the body")
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    response = Response(render_report(report).encode("utf-8"), 200, content_type=HTML)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
 
 
 def _root() -> Response:

@@ -39,6 +39,7 @@ class Exchange:
     entry: JournalEntry | None = None  # the journal's record of it, for what happens after the answer started
     answer: Completion | None = None  # what an invocation answered
     queued_ms: float | None = None  # how long an invocation waited for its endpoint's free slot (emulator time)
+    error: dict[str, str] | None = None  # an error answer's body: error_code and error_msg
 
 
 def note_outcome(environ: dict[str, Any], outcome: str) -> None:
@@ -46,6 +47,13 @@ def note_outcome(environ: dict[str, Any], outcome: str) -> None:
     exchange: Exchange | None = environ.get(EXCHANGE)
     if exchange is not None and exchange.entry is not None:
         exchange.entry.outcome = outcome
+
+
+def note_error(environ: dict[str, Any], body: dict[str, Any]) -> None:
+    """Keep an error answer's `error_code` and `error_msg` for the journal (the answer itself is not journaled)."""
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    if exchange is not None and "error_code" in body:
+        exchange.error = {"error_code": str(body["error_code"]), "error_msg": str(body.get("error_msg", ""))}
 
 
 def note_pace(environ: dict[str, Any], first_token_ms: float, stream_ms: float, chunk_dues_ms: list[float]) -> None:
@@ -132,6 +140,7 @@ class Front:
         if os.getpid() != self._pid:
             body = self._refuse_split_state(environ, respond)
         elif (refusal := self._guard.refusal(environ)) is not None:
+            exchange.error = refusal.body()
             body = json_error(refusal)(environ, respond)
         else:
             body = self._app(environ, respond)
@@ -171,5 +180,6 @@ class Front:
             body=exchange.body or b"",
             answer=answer_summary(exchange.answer) if exchange.answer is not None else None,
             queued_ms=exchange.queued_ms,
+            error=exchange.error,
         )
         self._requests.record(exchange.entry)

@@ -125,11 +125,60 @@ def test_hostile_text_stays_text(browser: object, flow: tuple[Deployed, str]) ->
     d.get(f"{deployed.fabric.base_url}/_mockfabric/ui/journal?tenant={deployed.fabric.tenant}")  # type: ignore[attr-defined]
     for row in d.find_elements(_by("CSS_SELECTOR"), "#journal tbody tr a"):  # type: ignore[attr-defined]
         assert row.get_attribute("href").startswith(f"{deployed.fabric.base_url}/_mockfabric/ui/")
-    entry = next(
-        e["seq"] for e in deployed.fabric.requests(operation="InvokeModelService") if "script" in str(e.get("body"))
-    )
+    entry = next(e["seq"] for e in deployed.fabric.requests(operation="InvokeModelService") if "script" in str(e.get("body")))
     d.get(f"{deployed.fabric.base_url}/_mockfabric/ui/journal/{entry}")  # type: ignore[attr-defined]
     assert "<script>window.hacked=1</script>" in d.find_element(_by("TAG_NAME"), "main").text  # type: ignore[attr-defined]
     assert d.execute_script("return window.hacked === undefined")  # type: ignore[attr-defined]
     assert len(d.find_elements(_by("TAG_NAME"), "script")) == 1  # type: ignore[attr-defined]  # the page's own
     assert not d.find_elements(_by("TAG_NAME"), "img")  # type: ignore[attr-defined]
+
+
+def _drift_report(folder: Path) -> Path:
+    """A drift report as verify writes it, one of its findings holding markup a target sent."""
+    from mockfabric.testing.drift import Finding, OperationResult, Report
+    from mockfabric.testing.reports import write_json
+
+    listing = OperationResult("ListWorkspaces", "GET", "/v1/workspaces", "control", requests=3)
+    listing.statuses.update({"200": 2, "500": 1})
+    listing.add(
+        Finding(
+            "ListWorkspaces",
+            "status_code_conformance",
+            "<img src=x onerror=alert(1)>",
+            "undeclared 500",
+            "positive",
+            500,
+            {"method": "GET"},
+        )
+    )
+    created = OperationResult("CreateWorkspace", "POST", "/v1/workspaces", "control", requests=2)
+    created.statuses.update({"200": 2})
+    path = folder / "drift.json"
+    write_json(Report("http://target", 1, 5, False, False, {"ListWorkspaces": listing, "CreateWorkspace": created}), path)
+    return path
+
+
+def test_an_uploaded_drift_report_is_shown_as_the_html_report(browser: object, flow: tuple[Deployed, str], tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    deployed, _ = flow
+    d = browser  # type: ignore[assignment]
+    d.get(f"{deployed.fabric.base_url}/_mockfabric/ui/drift")  # type: ignore[attr-defined]
+    d.find_element(_by("ID"), "report-file").send_keys(str(_drift_report(tmp_path)))  # type: ignore[attr-defined]
+    d.find_element(_by("ID"), "show-report").click()  # type: ignore[attr-defined]
+    frame = d.find_element(_by("ID"), "drift-report")  # type: ignore[attr-defined]
+    WebDriverWait(d, 10).until(lambda driver: frame.is_displayed())
+    d.switch_to.frame(frame)  # type: ignore[attr-defined]
+    try:
+        WebDriverWait(d, 10).until(lambda driver: "does NOT conform" in driver.find_element(_by("TAG_NAME"), "h1").text)
+        bars = {e.get_attribute("data-operation") for e in d.find_elements(_by("CSS_SELECTOR"), "g.op-bar")}  # type: ignore[attr-defined]
+        assert bars == {"ListWorkspaces", "CreateWorkspace"}
+        assert "<img src=x onerror=alert(1)>" in d.find_element(_by("TAG_NAME"), "body").text  # type: ignore[attr-defined]
+        assert not d.find_elements(_by("TAG_NAME"), "img")  # type: ignore[attr-defined]
+    finally:
+        d.switch_to.default_content()  # type: ignore[attr-defined]
+    _shot(d, "drift")
+    (tmp_path / "not-a-report.json").write_text('{"format": "something else"}', encoding="utf-8")
+    d.find_element(_by("ID"), "report-file").send_keys(str(tmp_path / "not-a-report.json"))  # type: ignore[attr-defined]
+    d.find_element(_by("ID"), "show-report").click()  # type: ignore[attr-defined]
+    WebDriverWait(d, 10).until(lambda driver: "is not a mockfabric drift report" in driver.find_element(_by("ID"), "drift-error").text)

@@ -87,3 +87,50 @@ def test_pages_answer_within_100_ms_with_10000_workspaces() -> None:
     for page in (f"{UI}/", f"{UI}/resources?tenant=big-tenant", f"{UI}/resources?tenant=big-tenant&q=workspace-0999", f"{UI}/journal"):
         took = _timed(client, page)
         assert took < 0.1, (page, took, reference)
+
+
+def test_the_drift_page_renders_a_report_and_refuses_what_is_not_one() -> None:
+    with MockFabric() as fabric:
+        page = requests.get(f"{fabric.base_url}/_mockfabric/ui/drift", timeout=10)
+        assert page.status_code == 200 and "id=report-file type=file" in page.text
+        report = {
+            "format": "mockfabric-drift-report/1",
+            "target": "<b>t</b>",
+            "operations": {
+                "ListWorkspaces": {"statuses": {"200": 1}, "findings": [{"check": "<script>x</script>", "title": "t", "message": "\ud800"}]}
+            },
+        }
+        shown = requests.post(f"{fabric.base_url}/_mockfabric/ui/drift", json=report, timeout=10)
+        assert shown.status_code == 200 and shown.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert "<script>x</script>" not in shown.text and "&lt;script&gt;x&lt;/script&gt;" in shown.text
+        for body, reason in (
+            (b"{", "not a JSON drift report"),
+            (b'{"format": 1}', "is not a mockfabric drift report"),
+            (b'{"format": "mockfabric-drift-report/1", "operations": {"A": 1}}', "operation A is not an object"),
+            (b"[" * 100_000, "not a JSON drift report"),
+            (b"\xff", "not a JSON drift report"),
+        ):
+            refused = requests.post(
+                f"{fabric.base_url}/_mockfabric/ui/drift", data=body, headers={"Content-Type": "application/json"}, timeout=10
+            )
+            assert refused.status_code == 400 and reason in refused.json()["error_msg"], (body[:20], refused.text[:200])
+        assert requests.get(f"{fabric.base_url}/healthcheck", timeout=10).status_code == 200
+
+
+def test_a_strict_miss_is_journaled_with_its_error_and_listed_with_its_closest_fixtures(tmp_path: Any) -> None:
+    from ..serving.flow import deploy
+
+    path = tmp_path / "answers.yaml"
+    path.write_text("fixtures:\n  - match: {user: {contains: weather}}\n    answer: {content: Sunny.}\n", encoding="utf-8")
+    with MockFabric(fixtures=str(path), strict_fixtures=True) as fabric:
+        flow = deploy(fabric)
+        said = {"messages": [{"role": "user", "content": "<b>hello</b> there"}], "stream": False}
+        assert flow.invoke(said).status_code == 501
+        (miss,) = fabric.requests(status=501)
+        assert miss["error"]["error_code"] == "mockfabric.00000501" and "answers.yaml#0 (0 of 1 conditions)" in miss["error"]["error_msg"]
+        page = requests.get(f"{fabric.base_url}{UI}/fixtures", timeout=10).text
+        row = page[page.index('id="misses"') :]
+        assert "answers.yaml#0 (0 of 1 conditions)" in row and "&lt;b&gt;hello&lt;/b&gt; there" in row and "<b>hello" not in row
+        entry = requests.get(f"{fabric.base_url}{UI}/journal/{miss['seq']}", timeout=10).text
+        assert "Error answered" in entry and "mockfabric.00000501" in entry
+        flow.session.close()
