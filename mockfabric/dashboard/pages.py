@@ -283,10 +283,12 @@ def drift() -> str:
     """The drift page: a report file chosen here is sent to the emulator, which renders it as verify's HTML report;
     it is shown in a sandboxed frame (no script runs in it, nothing it holds reaches this page)."""
     return (
-        "<p>A drift report as <code>mockfabric verify --report FILE.json</code>, <code>mockfabric proxy --report FILE.json</code> "
+        "<p>A drift report as <code>mockfabric verify --report FILE.json</code>, "
+        "<code>mockfabric proxy --report FILE.json</code> "
         "or <code>GET /_mockfabric/proxy/report</code> write it: choose the file and it is shown here, "
         "as <code>--html</code> would write it. It is rendered, not kept.</p>"
         '<input id=report-file type=file accept=".json,application/json"> <button id=show-report onclick=mfDrift()>show</button>'
         f"<span id=drift-error class=bad></span><script>{DRIFT_SCRIPT}</script>"
-        '<iframe id=drift-report sandbox title="drift report" hidden style="width:100%;height:80vh;border:1px solid #d9dde3;background:#fff"></iframe>'
+        '<iframe id=drift-report sandbox title="drift report" hidden '
+        'style="width:100%;height:80vh;border:1px solid #d9dde3;background:#fff"></iframe>'
     )

@@ -5,6 +5,7 @@ so reports can be written, diffed and published as they are."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,34 @@ from ..redaction import redact_text
 
 PHASES = ("positive", "negative", "stateful")
 JSON_TYPES = (dict, list, str, int, float, bool)
+
+
+ANSWER_CLASSES = {
+    "service": "the service's own answer: a success, or an error in its body ({error_code, error_msg}) that is not one below",
+    "no-such-api": "a 404 that is the gateway's 'no such API' (APIG.0101) or not the service's error body",
+    "refused": "401 or 403: the credential refused",
+    "server-error": "a 5xx",
+    "other": "any other answer that is not the service's error body",
+    "no-response": "no answer: the connection failed or was dropped",
+}
+
+
+def answer_class(status: int, body: bytes) -> str:
+    """Which of ANSWER_CLASSES an answer with `status` and `body` is."""
+    if status in (401, 403):
+        return "refused"
+    if status >= 500:
+        return "server-error"
+    if status < 400:
+        return "service"
+    try:
+        error = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        error = None
+    own = isinstance(error, dict) and isinstance(error.get("error_code"), str) and isinstance(error.get("error_msg"), str)
+    if status == 404 and (not own or error["error_code"] == "APIG.0101"):  # type: ignore[index]
+        return "no-such-api"
+    return "service" if own else "other"
 
 
 @dataclass
@@ -51,6 +80,7 @@ class OperationResult:
     phases: Counter[str] = field(default_factory=Counter)  # requests per phase: positive, negative, stateful
     findings: dict[str, Finding] = field(default_factory=dict)
     skipped: str | None = None
+    answers: Counter[str] = field(default_factory=Counter)  # answers per ANSWER_CLASSES: did the run reach the service?
 
     def add(self, finding: Finding) -> None:
         known = self.findings.get(finding.key)
@@ -69,6 +99,7 @@ class OperationResult:
             "phases": {phase: self.phases[phase] for phase in PHASES},
             "skipped": self.skipped,
             "findings": [asdict(f) for f in self.findings.values()],
+            "answers": dict(sorted(self.answers.items())),
         }
 
 
@@ -82,6 +113,7 @@ class Report:
     operations: dict[str, OperationResult]
     started: float = field(default_factory=time.time)
     seconds: float = 0.0
+    unreached: str | None = None  # why the run did not reach the service (verify's verdict), so tested nothing
 
     @property
     def total_requests(self) -> int:
@@ -93,7 +125,7 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        return not self.findings and self.unreached is None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +139,7 @@ class Report:
             "seconds": round(self.seconds, 2),
             "generated_requests": self.total_requests,
             "conformed": self.passed,
+            "unreached": self.unreached,
             "summary": summary_table(self),
             "operations": {k: v.as_dict() for k, v in self.operations.items()},
         }
@@ -122,7 +155,11 @@ def summary_table(report: Report) -> str:
         phases = " ".join(f"{result.phases[phase]:>8}" for phase in PHASES)
         lines.append(f"{name:<28} {result.requests:>8} {phases}  {len(result.findings):>8}  {statuses}")
     lines.append("-" * 110)
-    verdict = "conforms" if report.passed else f"{len(report.findings)} distinct finding(s)"
+    verdict = (
+        "conforms"
+        if report.passed
+        else ("did not reach the service" if report.unreached else f"{len(report.findings)} distinct finding(s)")
+    )
     lines.append(f"{'total':<28} {report.total_requests:>8} {'':>26}  {len(report.findings):>8}  {verdict}")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
 from .checks import MAX_STREAM_EVENTS, finding_of, own_checks, request_of
-from .drift import Finding, OperationResult, Report
+from .drift import Finding, OperationResult, Report, answer_class
 from .targets import NAME_PREFIX, Target
 
 BUILTIN_CHECKS = (
@@ -188,6 +188,7 @@ class Harness:
             result.requests += 1
             result.phases[mode] += 1
             result.statuses["no-response"] += 1
+            result.answers["no-response"] += 1
             result.add(
                 Finding(
                     result.operation,
@@ -208,6 +209,7 @@ class Harness:
         result.requests += 1
         result.phases[mode] += 1
         result.statuses[str(response.status_code)] += 1
+        result.answers[answer_class(response.status_code, response.content or b"")] += 1
         transport = {k: v for k, v in kwargs.items() if k in ("app", "base_url", "session")}
         for check in self._checks:  # one at a time: a failure then names the check that found it
             try:

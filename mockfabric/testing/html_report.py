@@ -24,7 +24,9 @@ def render_report(data: Mapping[str, Any]) -> str:
     """The page of one drift report (its JSON form)."""
     operations = _operations(data)
     findings = [f for op in operations.values() for f in _findings(op)]
-    verdict = _verdict(not findings, "conforms", f"{len(findings)} distinct finding(s): does NOT conform")
+    unreached = data.get("unreached")
+    bad = f"did not reach the service: {unreached}" if unreached else f"{len(findings)} distinct finding(s): does NOT conform"
+    verdict = _verdict(not findings and not unreached, "conforms", bad)
     exercised = {name: op for name, op in operations.items() if _requests(op) or _findings(op)}
     body = [
         f"<h1>mockfabric drift report {verdict}</h1>",

@@ -73,6 +73,11 @@ def write_junit(report: Report, path: str | Path) -> None:
             failure = ET.SubElement(case, "failure", type=finding.check, message=_xml_text(f"{finding.title} ({finding.occurrences}x)"))
             failure.text = _xml_text(f"{finding.message}\n\nrequest: {json.dumps(finding.request, ensure_ascii=False)}")
         ET.SubElement(case, "system-out").text = f"{result.requests} requests; statuses {dict(result.statuses)}"
+    reached = ET.SubElement(suite, "testcase", classname="mockfabric.verify", name="the run reached the service")
+    if report.unreached is not None:  # a run that tested nothing is an error in CI, not a pass
+        ET.SubElement(reached, "error", type="unreached", message=_xml_text(report.unreached))
+        suite.set("errors", "1")
+    suite.set("tests", str(len(report.operations) + 1))
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 

@@ -6,28 +6,60 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from collections import Counter
 
-from .drift import Report, summary_table
+from .drift import ANSWER_CLASSES, Report, summary_table
 from .harness import Harness
 from .reports import write_html, write_json, write_junit
 from .targets import Target
 
-REJECTED = ("401", "403")
+NOT_REACHED_SHARE = 0.5  # a run whose answers are mostly not the service's own tested nothing (verify --help says so)
+CHECK = {
+    "no-such-api": "check --base-url's path (the admin plane's root, e.g. http://127.0.0.1:8080, no /v1) and --ep-url",
+    "refused": "check --token, or --ak/--sk/--project-id",
+    "server-error": "the target is failing: look at its logs",
+    "no-response": "the target dropped or refused connections: check it is up and --base-url/--ep-url",
+    "other": "check --base-url and --ep-url name the service's planes",
+}
 
 
-def count_rejected(report: Report) -> tuple[int, int]:
-    """(answers that were 401/403, all answers) over every operation and phase."""
-    answered = rejected = 0
+def reached(report: Report) -> tuple[list[str], list[str]]:
+    """(operations that got at least one answer that is the service's own, those that sent requests, got none and
+    raised no finding). An operation whose answers raised findings (a 5xx is one) was reached: its findings say what
+    is wrong with it, and the run does not conform."""
+    exercised = [(name, r) for name, r in report.operations.items() if r.answers and name != "stateful (links)"]
+    got = [n for n, r in exercised if r.answers["service"]]
+    return got, [n for n, r in exercised if not r.answers["service"] and not r.findings]
+
+
+def unreached_verdict(report: Report) -> str | None:
+    """Why the run tested nothing (one line, naming what to check), or None when it reached the service: at least
+    half of all answers must be the service's own, and every exercised operation must get one."""
+    answers: Counter[str] = Counter()
     for result in report.operations.values():
-        for status, count in result.statuses.items():
-            if status.isdigit():
-                answered += count
-                rejected += count if status in REJECTED else 0
-    return rejected, answered
+        answers.update(result.answers)
+    total = sum(answers.values())
+    if not total:
+        return "no request was answered; check --base-url"
+    foreign = total - answers["service"]
+    if foreign >= NOT_REACHED_SHARE * total:
+        kind, count = max(((k, v) for k, v in answers.items() if k != "service"), key=lambda kv: kv[1])
+        label = {"refused": "credentials rejected", "no-such-api": "no such API"}.get(kind, kind)
+        return (
+            f"{label}: {foreign} of {total} answers were not the service's own ({count} {kind}: {ANSWER_CLASSES[kind]}), "
+            f"so the run tested nothing; {CHECK[kind]}"
+        )
+    _, missed = reached(report)
+    if missed:
+        return (
+            f"{len(missed)} operation(s) never got an answer that is the service's own ({', '.join(missed[:8])}"
+            f"{', ...' if len(missed) > 8 else ''}), so they were not tested; check their plane's URL (--ep-url) and the credential"
+        )
+    return None
 
 
-def run_verify(args: argparse.Namespace, *, rejected_share: float) -> int:
-    """Exit code: 0 conforms, 1 findings, 2 the run could not test (credentials rejected)."""
+def run_verify(args: argparse.Namespace) -> int:
+    """Exit code: 0 conforms, 1 findings, 2 the run could not test (unreached_verdict, or bad arguments)."""
     target = Target(
         kind="real" if args.real else "emulator",
         admin_url=args.base_url.rstrip("/"),
@@ -51,25 +83,25 @@ def run_verify(args: argparse.Namespace, *, rejected_share: float) -> int:
         progress=lambda line: print(line, flush=True),
     )
     report = harness.run()
+    report.unreached = unreached_verdict(report)
     if args.report:
         write_json(report, args.report)
     if args.junit_xml:
         write_junit(report, args.junit_xml)
     if args.html:
         write_html(report, args.html)
-    refused, answered = count_rejected(report)
-    if answered and refused >= rejected_share * answered:
-        print(
-            f"mockfabric: credentials rejected: {refused} of {answered} answers were 401/403, so the run tested nothing; "
-            "check --token, or --ak/--sk/--project-id",
-            file=sys.stderr,
-            flush=True,
-        )
+    if report.unreached is not None:
+        print(summary_table(report))
+        print(f"mockfabric: {report.unreached}", file=sys.stderr, flush=True)
         return 2
     print(summary_table(report))
     for finding in report.findings:
         first_line = finding.message.splitlines()[0] if finding.message else ""
         request = f"{finding.request.get('method')} {finding.request.get('path')}"
         print(f"\n[{finding.operation}] {finding.check}: {finding.title} ({finding.occurrences}x)\n  {first_line}\n  request: {request}")
-    print(f"\n{report.total_requests} generated requests in {report.seconds:.1f} s: {'conforms' if report.passed else 'does NOT conform'}")
+    got, _ = reached(report)
+    print(
+        f"\n{report.total_requests} generated requests in {report.seconds:.1f} s, {len(got)} operations answered by the service: "
+        f"{'conforms' if report.passed else 'does NOT conform'}"
+    )
     return 0 if report.passed else 1

@@ -15,8 +15,8 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
 from ..config import CONTROL_TOKEN_HEADER
-from ..errors import MalformedRequest, ValidationFailed
 from ..dashboard import pages, views
+from ..errors import MalformedRequest, ValidationFailed
 from ..fixture.controls import Controls
 from ..service.core import Service
 from ..testing.html_report import render_report

@@ -117,7 +117,9 @@ def test_verify_from_the_wheel_writes_junit_and_drift_report(installed: Path, em
     assert head.split()[:5] == ["operation", "requests", "positive", "negative", "stateful"]
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis's caches stay out of the working directory
     suite = ET.parse(tmp_path / "junit.xml").getroot()
-    assert suite.get("name") == "mockfabric-verify" and suite.get("failures") == "0" and len(suite.findall("testcase")) == 58
+    assert suite.get("name") == "mockfabric-verify" and suite.get("failures") == "0" and len(suite.findall("testcase")) == 59
+    reached = next(case for case in suite.findall("testcase") if case.get("name") == "the run reached the service")
+    assert reached.find("error") is None  # the 58 operations and the verdict that the run reached the service
 
     same = run(installed, tmp_path, "diff", "drift.json", "drift.json")
     assert same.returncode == 0 and "agree" in same.stdout
