@@ -79,7 +79,12 @@ def _verify_parser(sub: Any) -> None:
     verify.add_argument("--token", help="X-Auth-Token to send")
     verify.add_argument("--ak", help="access key: requests are signed with huaweicloudsdkcore's signer")
     verify.add_argument("--sk", help="secret key (with --ak)")
-    verify.add_argument("--project-id", dest="project_id", help="project id (with --ak/--sk; X-Project-Id otherwise)")
+    verify.add_argument(
+        "--project-id",
+        dest="project_id",
+        help="the credential's project (signed with --ak/--sk, X-Project-Id with --token); without it an emulator run "
+        "uses a fresh mfv-… tenant, or the credential's own project where the emulator fixes it (--auth strict)",
+    )
     verify.add_argument("--security-token", dest="security_token", help="X-Security-Token of temporary credentials")
     verify.add_argument(
         "--real", action="store_true", help="the target is the real service: force the name prefix on every created resource"

@@ -32,7 +32,8 @@ class SdkSigner:
         parts = urlsplit(url)
         kept = {k.lower(): v for k, v in headers.items() if k.lower() not in SIGNATURE_HEADERS}  # one spelling per name
         kept.setdefault("content-type", "application/json")
-        kept["x-project-id"] = self.project_id
+        if self.project_id:  # none: the credential's own project, as the SDK sends no header without one
+            kept["x-project-id"] = self.project_id
         if self.security_token:
             kept["x-security-token"] = self.security_token
         request: Any = self._request_class(

@@ -153,8 +153,9 @@ class Harness:
 
     @property
     def _prefixes_names(self) -> bool:
-        """Names get the cleanup prefix where the harness cannot start from an empty tenant: real or signed targets."""
-        return self.target.is_real or bool(self.target.ak)
+        """Names get the cleanup prefix where the harness cannot start from an empty tenant: real or signed targets,
+        and emulators where the credential fixes the project."""
+        return self.target.is_real or bool(self.target.ak) or not self.target.isolated
 
     def _start_scenario(self) -> None:
         """Each stateful scenario starts from a clean slate: a tenant of its own on an emulator, so earlier scenarios'

@@ -49,7 +49,8 @@ class Target:
     sk: str | None = None
     project_id: str | None = None
     security_token: str | None = None
-    tenant: str | None = None  # X-Project-Id for emulator runs, so a run never touches other tenants' state
+    tenant: str | None = None  # X-Project-Id (or the signed project) to send; None sends none: the credential's own
+    isolated: bool = False  # the target lets the harness pick tenants, so each stateful scenario gets an empty one
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,4 +84,4 @@ class Target:
 
 
 def in_process(app: Any, tenant: str = "mfv-tenant") -> Target:
-    return Target(kind="in-process", app=app, token="mockfabric-verify", tenant=tenant)
+    return Target(kind="in-process", app=app, token="mockfabric-verify", tenant=tenant, isolated=True)

@@ -7,6 +7,10 @@ import argparse
 import secrets
 import sys
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+
+import requests
 
 from .drift import ANSWER_CLASSES, Report, summary_table
 from .harness import Harness
@@ -58,6 +62,32 @@ def unreached_verdict(report: Report) -> str | None:
     return None
 
 
+def isolated_run(target: Target, note: Callable[[str], None]) -> Target:
+    """The emulator target a run uses when no project was named: a fresh `mfv-…` tenant of its own (X-Project-Id,
+    or the signed project) when the emulator lets the credential pick one, so the run starts from empty state and
+    touches nobody else's; else, when the credential's project is fixed (`--auth strict` refuses another), no tenant
+    at all: the run works in the credential's own project, names what it creates `mfv-…` and deletes it at the end,
+    and `note` says so. One GET decides: a tenant of its own answered, not refused (401/403)."""
+    own = replace(target, tenant="mfv-" + secrets.token_hex(6), isolated=True)
+    if not _refused(own) or _refused(replace(target, tenant=None)):
+        return own  # refused either way: the verdict says the credential was rejected
+    note(
+        "  the credential's project is fixed (the emulator refuses another X-Project-Id): the run uses it, names what it "
+        "creates mfv-… and deletes that at the end"
+    )
+    return replace(target, tenant=None, isolated=False)
+
+
+def _refused(target: Target) -> bool:
+    """Whether the target refuses (401/403) this target's credential and tenant on ListWorkspaces."""
+    headers = {"Content-Type": "application/json", **target.headers()}
+    try:
+        answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=30)
+    except requests.RequestException:
+        return False  # the run meets the same and says so
+    return answer.status_code in (401, 403)
+
+
 def run_verify(args: argparse.Namespace) -> int:
     """Exit code: 0 conforms, 1 findings, 2 the run could not test (unreached_verdict, or bad arguments)."""
     target = Target(
@@ -69,8 +99,10 @@ def run_verify(args: argparse.Namespace) -> int:
         sk=args.sk,
         project_id=args.project_id,
         security_token=args.security_token,
-        tenant=args.project_id or ("mfv-" + secrets.token_hex(6)),
+        tenant=args.project_id,
     )
+    if not (args.real or args.project_id):
+        target = isolated_run(target, note=lambda line: print(line, flush=True))
     print(f"mockfabric verify: {target.describe()} (seed {args.seed}, {args.max_examples} examples per operation and mode)", flush=True)
     harness = Harness(
         target,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,41 @@ def test_a_run_that_reached_the_service_conforms_and_says_how_many_operations(fa
 )
 def test_answers_are_classed(status: int, body: bytes, kind: str) -> None:
     assert answer_class(status, body) == kind
+
+
+@pytest.fixture(scope="module")
+def strict_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mockfabric serve --auth strict` with a token and an AK/SK pair, each of project p1."""
+    folder = tmp_path_factory.mktemp("strict")
+    credentials = folder / "credentials.json"
+    identities = [{"token": "the-right-token", "project_id": "p1"}, {"ak": "AKVERDICT1", "sk": "sk-verdict", "project_id": "p1"}]
+    credentials.write_text(json.dumps({"credentials": identities}), encoding="utf-8")
+    command = [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--auth", "strict", "--credentials", str(credentials)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().split("serving on ", 1)[1].split()[0]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=15)
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [("--token", "the-right-token"), ("--token", "the-right-token", "--project-id", "p1"), ("--ak", "AKVERDICT1", "--sk", "sk-verdict")],
+    ids=["token", "token-and-its-project", "ak-sk"],
+)
+def test_verify_respects_a_credential_whose_project_is_fixed(strict_url: str, tmp_path: Path, credential: tuple[str, ...]) -> None:
+    command = [sys.executable, "-m", "mockfabric", "verify", "--base-url", strict_url, *credential, "--max-examples", "1"]
+    command += ["--seed", "3", "--report", str(tmp_path / "report.json")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2500:] + result.stderr[-2500:]
+    assert "operations answered by the service: conforms" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    refused = sum(op["answers"].get("refused", 0) for op in report["operations"].values())
+    service = sum(op["answers"].get("service", 0) for op in report["operations"].values())
+    assert service > 100 and refused < service / 10, (refused, service)  # 401s only where the contract's negative cases ask
+    if "--project-id" not in credential:
+        assert "the credential's project is fixed" in result.stdout
+    listed = requests.get(f"{strict_url}/v1/workspaces?limit=100", headers={"X-Auth-Token": "the-right-token"}, timeout=10).json()
+    assert [w for w in listed["workspaces"] if w["status"] != "DELETING"] == []  # what the run created in p1 is gone
