@@ -64,23 +64,31 @@ class Problem:
     where: str
     message: str
     type_mismatch: bool = False
+    error_code: str | None = None  # the schema's own code for it (`x-empty-error-code`), else the emulator's
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
+EMPTY = ("minLength", "minItems")  # the failures `x-empty-error-code` names, with a missing value (`required`)
+
+
 def _problem(error: ValidationError, root: str) -> Problem:
     path = ".".join(str(part) for part in error.absolute_path)
     where = f"{root}.{path}" if path and root else (path or root)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in cast(list[str], error.validator_value) if name not in error.instance]
         if missing:
-            return Problem(f"{where}.{missing[0]}" if where else missing[0], "is required")
+            declared = schema.get("properties", {}).get(missing[0], {})
+            code = declared.get("x-empty-error-code") if isinstance(declared, Mapping) else None
+            return Problem(f"{where}.{missing[0]}" if where else missing[0], "is required", error_code=code)
     exclusive = error.validator_value.get("required", []) if error.validator == "not" and isinstance(error.validator_value, dict) else []
     if len(exclusive) == 2:  # `not: {required: [a, b]}`: the two fields exclude each other
         return Problem(f"{where}.{exclusive[1]}", f"must not be sent together with {exclusive[0]}")
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-    return Problem(where, message, type_mismatch=error.validator == "type")
+    code = schema.get("x-empty-error-code") if error.validator in EMPTY else None
+    return Problem(where, message, type_mismatch=error.validator == "type", error_code=code)
 
 
 class SchemaCheck:

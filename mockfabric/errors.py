@@ -245,3 +245,7 @@ ERROR_CODES: dict[str, type[ApiError]] = {
         NotRunning,
     )
 }
+
+SCHEMA_ERROR_CODES: dict[str, type[ApiError]] = {  # what a contract's `x-empty-error-code` may name
+    cls.error_code: cls for cls in (ValidationFailed, AgreementVersionEmpty)
+}

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Request
 
 from ..contracts import Operation, Parameter, Problem
-from ..errors import ApiError, MalformedRequest, ValidationFailed
+from ..errors import SCHEMA_ERROR_CODES, ApiError, MalformedRequest, ValidationFailed
 from ..service.core import Actor
 from ..text import decode_json, invalid_text_in
 from .front import request_body, request_headers
@@ -96,9 +96,12 @@ def _body(operation: Operation, request: Request) -> Any:
 
 
 def _refusal(problem: Problem) -> ApiError:
-    """A value of the wrong type is the service's documented type mismatch (common.01000001); a value outside a
+    """A value of the wrong type is the service's documented type mismatch (common.01000001); a missing or empty
+    value whose schema names the service's code for it (`x-empty-error-code`) gets that code; a value outside a
     constraint gets the emulator's validation code (dataartsfabric.00010001, inferred: none is documented)."""
-    return MalformedRequest(str(problem)) if problem.type_mismatch else ValidationFailed(str(problem))
+    if problem.type_mismatch:
+        return MalformedRequest(str(problem))
+    return SCHEMA_ERROR_CODES.get(problem.error_code or "", ValidationFailed)(str(problem))
 
 
 def parse_call(operation: Operation, request: Request, path_values: dict[str, str], actor: Actor, base_url: str) -> Call:

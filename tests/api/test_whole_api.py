@@ -34,6 +34,8 @@ def test_onboarding_signs_the_current_agreement_and_creates_agencies(api: Api, o
         code="dataartsfabric.00010005",
     )
     api.error("POST", "/v1/agreement", {"agreements": [{"agreement_name": "fabric_service_agreement"}]}, code="dataartsfabric.00010006")
+    for empty in ({}, {"agreements": []}):  # the contract says so too (required, minItems), with the documented code
+        assert "body.agreements" in api.error("POST", "/v1/agreement", empty, code="dataartsfabric.00010006")
     assert api.ok("POST", "/v1/agreement", {"agreements": [AGREEMENT]}) == "OK"
     assert api.ok("GET", "/v1/agreement") == {"agreements": [AGREEMENT]}
     assert other_api.ok("GET", "/v1/agreement") == {"agreements": []}  # per tenant

@@ -225,3 +225,23 @@ def test_error_code_entries_have_only_known_keys() -> None:
     known = {"code", "status", "documented", "x-inferred", "x-emulator-only", "source", "meaning"}
     for entry in public_contract().document["x-error-codes"]["codes"]:
         assert set(entry) <= known, entry
+
+
+def test_every_empty_error_code_is_one_the_emulator_answers() -> None:
+    """`x-empty-error-code` names a code the validator can answer (errors.SCHEMA_ERROR_CODES), never a typo."""
+    from mockfabric import errors
+
+    named: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "x-empty-error-code" in node:
+                named.append(node["x-empty-error-code"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(public_contract().document)
+    assert named and set(named) <= set(errors.SCHEMA_ERROR_CODES), named

@@ -21,7 +21,7 @@ from ..serving.flow import Deployed, deploy
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: litellm's own copy of its price list
 # litellm's streaming code trips pydantic's own warnings (its types, its use of pydantic): theirs, not ours
 pytestmark = [
-    pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier"),
+    pytest.mark.filterwarnings("ignore:Items? .* (is|are) using the `ReadOnly` qualifier"),  # one item or several
     pytest.mark.filterwarnings("ignore:Accessing the 'model_.*' attribute on the instance is deprecated"),
     # litellm's sync streaming makes an event loop of its own (an AF_UNIX self-pipe) that it never closes; the
     # `recipes` fixture collects it before this module ends, so the warning cannot land on another module's test
