@@ -43,7 +43,7 @@ from . import invocations as invocation_view
 from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
 from .encoding import to_json
-from .errors import MAX_BODY, render_api_error, render_http_error, render_unexpected
+from .errors import MAX_BODY, OPTIONS_ENDPOINT, render_api_error, render_http_error, render_unexpected
 from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers
 from .guard import Guard
 from .parsing import Call, parse_call
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
         function = SERVICE_OPERATIONS.get(operation.operation_id)
         if function is not None:
             _route(app, emulator, operation, bind(contract, operation, function, context), public, public_operation=True)
+    _options_routes(app, contract)
     control_actor = partial(_control_actor, emulator, public)
     control_contract = contracts.control_contract()
     for operation in control_contract.operations.values():
@@ -220,9 +221,31 @@ def _route(
     *,
     public_operation: bool,
 ) -> None:
-    rule = operation.path.replace("{", "<").replace("}", ">")
     view = _view(emulator, operation, binding, actor_of, public_operation)
-    app.add_url_rule(rule, operation.operation_id, view, methods=[operation.method])
+    automatic = None if not public_operation else False  # None: Flask's own OPTIONS; the public API's are _options_routes'
+    app.add_url_rule(_rule(operation.path), operation.operation_id, view, methods=[operation.method], provide_automatic_options=automatic)
+
+
+def _rule(path: str) -> str:
+    return path.replace("{", "<").replace("}", ">")
+
+
+def _options_routes(app: Flask, contract: contracts.Contract) -> None:
+    """OPTIONS on a public path answers `Allow` with the methods the contract gives that path, and only those:
+    Flask's own OPTIONS would list every rule the URL matches, so `/jobs/runs` (POST, GET) also advertised
+    `/jobs/{job_id}`'s PUT and DELETE."""
+    methods: dict[str, set[str]] = {}
+    for operation in contract.operations.values():
+        if operation.operation_id in SERVICE_OPERATIONS:
+            methods.setdefault(operation.path, set()).add(operation.method)
+    for path, allowed in methods.items():
+        listed = ", ".join(sorted(allowed | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())))
+        answer = partial(_options_answer, listed)
+        app.add_url_rule(_rule(path), OPTIONS_ENDPOINT + path, answer, methods=["OPTIONS"], provide_automatic_options=False)
+
+
+def _options_answer(allowed: str, **_path_values: str) -> Response:
+    return Response(status=200, headers={"Allow": allowed})
 
 
 def _view(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
-from flask import Response, request
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
 from ..errors import ApiError, BodyTooLarge, GatewayError, InjectedError, InternalError, RouteNotFound
@@ -12,6 +13,7 @@ from ..errors import MethodNotAllowed as MethodNotAllowedError
 from ..streaming import handover_of, hold
 
 log = logging.getLogger("mockfabric")
+OPTIONS_ENDPOINT = "OPTIONS "  # the endpoint names of the public paths' OPTIONS routes (app._options_routes)
 MAX_BODY = 12 * 1024 * 1024  # AK/SK-signed requests are limited to 12 MB (DOC)
 
 
@@ -25,7 +27,7 @@ def render_http_error(error: HTTPException) -> Response:
     if isinstance(error, NotFound):
         return json_error(_with_request_id(RouteNotFound(f"no route for {request.method} {request.path}")))
     if isinstance(error, MethodNotAllowed):
-        allowed = ", ".join(sorted(error.valid_methods or []))
+        allowed = _allowed(error)
         message = f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
         return json_error(MethodNotAllowedError(message, headers={"Allow": allowed}))
     if isinstance(error, RequestEntityTooLarge):
@@ -33,6 +35,19 @@ def render_http_error(error: HTTPException) -> Response:
     generic = ApiError(f"{error.name}: {error.description}")
     generic.status = error.code or 400  # type: ignore[misc]
     return json_error(generic)
+
+
+def _allowed(error: MethodNotAllowed) -> str:
+    """The methods of the path the URL names most specifically (what its OPTIONS answers: `/jobs/runs`, not also
+    `/jobs/{job_id}`); werkzeug's union of every matching rule where no OPTIONS route of the contract's is found."""
+    try:
+        endpoint, values = current_app.url_map.bind_to_environ(request.environ).match(method="OPTIONS")
+    except HTTPException:
+        endpoint, values = None, {}
+    if isinstance(endpoint, str) and endpoint.startswith(OPTIONS_ENDPOINT):
+        answer = cast(Response, current_app.view_functions[endpoint](**values))
+        return str(answer.headers["Allow"])
+    return ", ".join(sorted(error.valid_methods or []))
 
 
 def render_api_error(error: ApiError) -> Response:

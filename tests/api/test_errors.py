@@ -97,3 +97,14 @@ def test_header_parameter_constraints(api: Api) -> None:
     too_long = api.error("POST", invoke, body, headers={"X-Infer-Service-Id": "x" * 129}, code="dataartsfabric.00010001")
     assert too_long.startswith("header.X-Infer-Service-Id")
     api.error("POST", invoke, body, headers={"X-Infer-Service-Id": "x" * 128}, code="dataartsfabric.00010003")  # valid: on to the lookup
+
+
+def test_allow_lists_the_methods_of_the_path_the_url_names(api: Api) -> None:
+    """`/jobs/runs` is a path of its own, though `/jobs/{job_id}` matches it too: its Allow (OPTIONS and 405) lists
+    only its methods, as schemathesis's allow_header_conformance (ST205) checks."""
+    runs = "/v1/workspaces/w1/jobs/runs"
+    assert api.client.options(runs).headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert api.client.options("/v1/workspaces/w1/jobs/j1").headers["Allow"] == "DELETE, OPTIONS, PUT"
+    wrong = api.client.patch(runs, headers=api.headers)  # werkzeug alone would add /jobs/{job_id}'s PUT and DELETE
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD, OPTIONS, POST", wrong.headers
+    assert api.client.options("/_mockfabric/clock").status_code == 200  # the control API keeps Flask's own OPTIONS

@@ -82,3 +82,22 @@ def test_fixture_file_and_example_run(tmp_path: Path) -> None:
     test = namespace["test_scripted_answers"]
     assert callable(test)
     test(str(path), lambda fabric: deploy(fabric).invoke_url)
+
+
+@pytest.mark.slow
+def test_the_plain_schemathesis_recipe_passes_as_written(tmp_path: Path) -> None:
+    """The README's schemathesis block, run by bash in an empty folder: schemathesis's own CLI finds nothing."""
+    import socket
+
+    pytest.importorskip("schemathesis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "recipe.sh"
+    script.write_text("set -euo pipefail\n" + block_after("<!-- schemathesis-recipe", "bash"), encoding="utf-8")
+    bin_dir = str(Path(sys.executable).parent)  # mockfabric and schemathesis of this environment, as installed
+    env = {**os.environ, "PORT": str(port), "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    summary = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
+    assert summary and summary.group(1) == summary.group(2) and int(summary.group(1)) > 1000, result.stdout[-1500:]
