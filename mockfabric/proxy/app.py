@@ -23,7 +23,7 @@ from typing import Any
 import httpx2
 
 from ..contracts import Contract
-from ..errors import ApiError, BodyTooLarge, ForbiddenRequest, InternalError, RequestTimeout, UpstreamUnreachable
+from ..errors import ApiError, BodyTooLarge, ForbiddenRequest, InternalError, MalformedRequest, RequestTimeout, UpstreamUnreachable
 from ..web.errors import MAX_BODY
 from ..web.guard import CONTROL_PREFIX, host_name, is_loopback_name
 from .credentials import UpstreamCredentials
@@ -122,7 +122,7 @@ class ProxyApp:
         base = self.ep_upstream if operation is not None and operation.plane == "ep" else self.upstream
         raw_path: bytes = scope.get("raw_path") or b""
         sent_path = raw_path.decode("ascii") if raw_path.isascii() and raw_path else path  # as the client escaped it
-        url = f"{base}{sent_path}" + (f"?{query}" if query else "")
+        url = upstream_url(base, sent_path, query)
         forwarded = [(k, v) for k, v in headers if k.lower() not in NOT_FORWARDED]
         url, forwarded = self.credentials.apply(method, url, forwarded, body)
         client = self._client()
@@ -213,6 +213,21 @@ class ProxyApp:
             if not self._record_failing:
                 log.error("cannot write recording %s: %s (forwarding goes on)", name, exc.strerror or exc)
             self._record_failing = True
+
+
+def upstream_url(base: str, target: str, query: str) -> str:
+    """The URL a request goes to: `base` and the request's path, never another host. A target that is not a path
+    (`*`, `*@host:port/x`, anything not starting with one `/`, or with a `#`) or a URL whose origin is not the base's is refused
+    (400, MalformedRequest): the proxy sends its credentials, so it talks only to its configured upstreams."""
+    if not target.startswith("/") or target.startswith("//") or "#" in target:
+        raise MalformedRequest(f"request target {target[:100]!r} is not a path: the proxy forwards paths to its upstream only")
+    try:
+        url, origin = httpx2.URL(base + target + (f"?{query}" if query else "")), httpx2.URL(base)
+    except httpx2.InvalidURL as exc:
+        raise MalformedRequest(f"request target {target[:100]!r} does not make a URL: {exc}"[:300]) from None
+    if (url.scheme, url.userinfo, url.host, url.port) != (origin.scheme, origin.userinfo, origin.host, origin.port):
+        raise MalformedRequest(f"request target {target[:100]!r} names another host than the upstream")
+    return str(url)
 
 
 def _refuse_foreign(headers: Headers) -> None:
