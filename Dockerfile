@@ -3,7 +3,7 @@
 # MOCKFABRIC_CONTROL_TOKEN is set: the container listens on all its interfaces, so the control API needs one).
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml hatch_build.py README.md LICENSE ./
 COPY mockfabric ./mockfabric
 COPY contracts ./contracts
 RUN pip install --no-cache-dir build && python -m build --wheel --outdir /dist

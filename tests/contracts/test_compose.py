@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,38 @@ def test_the_healthcheck_follows_mockfabric_port(source: str) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=15)
+
+
+def build_stage_copies() -> list[tuple[list[str], str]]:
+    """The build stage's COPY instructions: (sources, destination relative to its WORKDIR)."""
+    text = (ROOT / "Dockerfile").read_text()
+    stage = text.split("\nFROM ")[1]  # [0] is the comments above the first FROM
+    copies = []
+    for sources_and_destination in re.findall(r"^COPY (?!--from)(.+)$", stage, re.M):
+        *sources, destination = sources_and_destination.split()
+        copies.append((sources, destination))
+    return copies
+
+
+@pytest.mark.slow
+def test_the_wheel_builds_from_exactly_what_the_image_build_stage_copies(tmp_path: Path) -> None:
+    """The image's build stage makes the wheel from the files it COPYs and nothing else (issue 29: it left out
+    hatch_build.py, and every `docker build` failed with "Build script does not exist")."""
+    context = tmp_path / "src"
+    context.mkdir()
+    for sources, destination in build_stage_copies():
+        for source in sources:
+            target = context / destination / (Path(source).name if destination.endswith("/") else "")
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / source, target)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert list((tmp_path / "dist").glob("mockfabric-*.whl"))
