@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import __version__
-from .config import ConfigError, is_loopback, parse_float, parse_int, serve_settings, setting_specs
+from .config import ConfigError, is_loopback, parse_bool, parse_float, parse_int, serve_settings, setting_specs
 
 VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
 
@@ -57,7 +57,12 @@ def _serve_parser(sub: Any) -> None:
     )
     for name, spec in setting_specs().items():  # the flags are the settings, declared once in mockfabric.config
         typed = None if spec.parse is str else _typed(spec.parse)
-        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typed, choices=spec.choices, help=spec.help)
+        flag = f"--{name.replace('_', '-')}"
+        if spec.parse is parse_bool:  # a switch: `--flag` alone is true, `--no-flag` false, `--flag=false` still works
+            serve.add_argument(flag, dest=name, type=typed, nargs="?", const=True, metavar="true|false", help=spec.help)
+            serve.add_argument(f"--no-{flag[2:]}", dest=name, action="store_const", const=False, help=f"the same as {flag}=false")
+            continue
+        serve.add_argument(flag, dest=name, type=typed, choices=spec.choices, help=spec.help)
 
 
 def _verify_parser(sub: Any) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockfabric.config import ConfigError, Progression, Settings, load_settings, parse_bool, parse_lifecycle
+from mockfabric.config import ConfigError, Progression, Settings, load_settings, parse_bool, parse_lifecycle, setting_specs
 
 
 def test_flags_win_over_env_and_env_over_defaults() -> None:
@@ -97,3 +97,23 @@ def test_settings_of_takes_a_settings_flag_text_as_the_flag_would() -> None:
         Settings.of(lifecycle="sometimes")
     with pytest.raises(ConfigError, match="unknown setting"):
         Settings.of(colour="blue")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], None),
+        (["--strict-fixtures"], True),
+        (["--no-strict-fixtures"], False),
+        (["--strict-fixtures=false"], False),
+        (["--strict-fixtures", "1"], True),
+    ],
+)
+def test_a_boolean_setting_is_a_switch_and_still_takes_a_value(argv: list[str], expected: bool | None) -> None:
+    """`--strict-fixtures` alone is true (issue 29: it was refused, "expected one argument"), `--no-…` false."""
+    from mockfabric.cli import _build_parser
+
+    parsed = _build_parser().parse_args(["serve", *argv, "--port", "0"])
+    assert parsed.strict_fixtures is expected and parsed.port == 0
+    bools = [name for name, spec in setting_specs().items() if spec.parse is parse_bool]
+    assert len(bools) >= 3 and all(hasattr(_build_parser().parse_args(["serve", f"--no-{n.replace('_', '-')}"]), n) for n in bools)
