@@ -1,7 +1,8 @@
 """Credentials never leave the emulator in the clear: not in the journal, logs or reports.
 
 The rule is by kind, not by spelling: a header is secret when its name says it carries a credential (any name with
-`authorization`, `token`, `cookie`, `secret`, `password`, `credential`, `session` or `api-key` in it, whatever the case),
+`authorization`, `token`, `cookie`, `secret`, `password`, `credential`, `session`, `api-key`, `access-key` or
+`signature` in it, whatever the case), and so is a query parameter (those, and `sig`, `sign`, `ak`, `sk`, `key`),
 and the value of a secret header is replaced whole, except that an SDK-HMAC-SHA256 Authorization keeps its scheme,
 AK and signed header list (useful to debug, not secret) in a form rebuilt from those parts, whatever its spacing.
 """
@@ -9,11 +10,14 @@ AK and signed header list (useful to debug, not secret) in a form rebuilt from t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote_plus
 
 REDACTED = "***"
-_SECRET_WORDS = r"authorization|token|cookie|secret|password|passwd|credential|session|api-?key"
+_SECRET_WORDS = r"authorization|token|cookie|secret|password|passwd|credential|session|api-?key|access-?key|signature"
 _SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
+# query parameters: the same words, and the short names signed URLs use for a signature or key (`?sig=`, `?ak=`)
+_SECRET_PARAMETER = re.compile(rf"{_SECRET_WORDS}|access_?key|^(?:sig|sign|ak|sk|key)$", re.IGNORECASE)
 _SDK_SIGNATURE = re.compile(
     r"^\s*SDK-HMAC-SHA256\s+Access\s*=\s*(?P<ak>[A-Za-z0-9_\-]{1,128})\s*,\s*SignedHeaders\s*=\s*(?P<headers>[a-z0-9\-;]{1,2048})\s*,",
     re.IGNORECASE,
@@ -47,3 +51,23 @@ def redact_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
 def redact_text(text: str) -> str:
     """Free text with the value of every `secret-name: value` (or `=value`) replaced, e.g. a curl command line."""
     return _SECRET_IN_TEXT.sub(lambda m: m.group("name") + m.group("sep") + redacted_value(m.group("name"), m.group("value")), text)
+
+
+def is_secret_parameter(name: str) -> bool:
+    return _SECRET_PARAMETER.search(name) is not None
+
+
+def redact_query(query: str) -> str:
+    """A raw query string with the value of every secret parameter replaced; every other byte as it came."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, separator, value = part.partition("=")
+        secret = separator and value and is_secret_parameter(unquote_plus(name))
+        parts.append(f"{name}={REDACTED}" if secret else part)
+    return "&".join(parts)
+
+
+def redact_parameters(parameters: Mapping[str, str]) -> dict[str, str]:
+    return {name: REDACTED if is_secret_parameter(name) else value for name, value in parameters.items()}

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ..contracts import Contract, Operation
+from ..redaction import redact_parameters
 from ..testing.drift import Finding, OperationResult, Report, json_ready
 from ..testing.streams import DONE, Stream, chunk_rule_problems
 from ..text import strict_json
@@ -74,7 +75,11 @@ class Inspector:
 
     @staticmethod
     def _request_of(exchange: Exchange, recording: str | None) -> dict[str, Any]:
-        request: dict[str, Any] = {"method": exchange.method, "path": exchange.path, "query": dict(parse_qsl(exchange.query))}
+        request: dict[str, Any] = {
+            "method": exchange.method,
+            "path": exchange.path,
+            "query": redact_parameters(dict(parse_qsl(exchange.query))),
+        }
         if exchange.request_body:
             request["body"] = exchange.request_body[:500].decode("utf-8", errors="replace")
         request_id = exchange.header("x-request-id")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import iso_millis
-from ..redaction import redact_headers
+from ..redaction import redact_headers, redact_query
 from ..text import readable_json
 from .exchange import Exchange
 
@@ -38,7 +38,7 @@ def recording_of(exchange: Exchange) -> dict[str, Any]:
         "request": {
             "method": exchange.method,
             "path": exchange.path,
-            "query": exchange.query,
+            "query": redact_query(exchange.query),
             "headers": redact_headers(exchange.request_headers),
             "body": readable_json(exchange.request_body),
         },
