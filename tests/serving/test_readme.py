@@ -69,20 +69,22 @@ def test_openai_example_runs() -> None:
 
 
 def test_fixture_file_and_example_run(tmp_path: Path) -> None:
-    from .flow import deploy
-
+    """The fixtures file checks clean, and the example beside it passes under pytest in an empty folder, as printed."""
     path = tmp_path / "answers.yaml"
     path.write_text(block_after("<!-- fixtures-file", "yaml"), encoding="utf-8")
     checked = subprocess.run(
         [sys.executable, "-m", "mockfabric", "fixtures", "check", str(path)], capture_output=True, text=True, timeout=60
     )
     assert checked.returncode == 0 and "5 fixture(s) fine, 0 problem(s)" in checked.stdout, checked.stderr
-    code = block_after("<!-- fixtures-example", "python")
-    namespace: dict[str, object] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
-    test = namespace["test_scripted_answers"]
-    assert callable(test)
-    test(str(path), lambda fabric: deploy(fabric).invoke_url)
+    (tmp_path / "test_answers.py").write_text(block_after("<!-- fixtures-example", "python"), encoding="utf-8")
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_answers.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert ran.returncode == 0 and "1 passed" in ran.stdout, ran.stdout[-3000:] + ran.stderr[-1000:]
 
 
 @pytest.mark.slow
