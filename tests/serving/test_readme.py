@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,24 +23,32 @@ def block_after(marker: str, language: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.slow
-def test_curl_walkthrough_runs_against_mockfabric_serve(tmp_path: Path) -> None:
-    env = {**os.environ, "MOCKFABRIC_LIFECYCLE": "endpoint=instant,service_instance=instant"}
+@contextlib.contextmanager
+def walkthrough_server(lifecycle: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`mockfabric serve --port 0` with MOCKFABRIC_LIFECYCLE=`lifecycle`, and the README's walkthrough saved as a
+    script: (base URL, script); the server is stopped, and must exit 0, when the block ends."""
+    env = {**os.environ, "MOCKFABRIC_LIFECYCLE": lifecycle}
     server = subprocess.Popen([sys.executable, "-m", "mockfabric", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert server.stdout is not None
         url = server.stdout.readline().split("serving on ", 1)[1].split()[0]
         script = tmp_path / "walkthrough.sh"
         script.write_text("set -euo pipefail\n" + block_after("<!-- walkthrough", "bash"))
+        yield url, script
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+        server.communicate(timeout=5)
+
+
+@pytest.mark.slow
+def test_curl_walkthrough_runs_against_mockfabric_serve(tmp_path: Path) -> None:
+    with walkthrough_server("endpoint=instant,service_instance=instant", tmp_path) as (url, script):
         for _ in range(2):  # twice on one server: the second run must not meet the first one's names (issue 29)
             result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, env={**os.environ, "MF": url})
             assert result.returncode == 0, result.stderr
             assert re.search(r"instance [0-9a-f-]{36} is RUNNING", result.stdout)
             assert '"object":"chat.completion.chunk"' in result.stdout and result.stdout.rstrip().endswith("data: [DONE]")  # step 5
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=15) == 0
-        server.communicate(timeout=5)
 
 
 def test_python_example_runs() -> None:
@@ -109,19 +119,8 @@ def test_the_plain_schemathesis_recipe_passes_as_written(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_the_curl_walkthrough_gives_up_on_a_wait_with_a_clear_message(tmp_path: Path) -> None:
     """An endpoint that never becomes RUNNING (a manual lifecycle) ends the walkthrough after WAIT seconds, saying so."""
-    env = {**os.environ, "MOCKFABRIC_LIFECYCLE": "manual"}
-    server = subprocess.Popen([sys.executable, "-m", "mockfabric", "serve", "--port", "0"], stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split("serving on ", 1)[1].split()[0]
-        script = tmp_path / "walkthrough.sh"
-        script.write_text("set -euo pipefail\n" + block_after("<!-- walkthrough", "bash"))
-        result = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, timeout=60, env={**os.environ, "MF": url, "WAIT": "2"}
-        )
-        assert result.returncode == 1 and "is not RUNNING after 2 s" in result.stderr, result.stderr
-        assert "Traceback" not in result.stderr
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=15) == 0
-        server.communicate(timeout=5)
+    with walkthrough_server("manual", tmp_path) as (url, script):
+        env = {**os.environ, "MF": url, "WAIT": "2"}
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1 and "is not RUNNING after 2 s" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
