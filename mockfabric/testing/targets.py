@@ -50,12 +50,17 @@ class Target:
     project_id: str | None = None
     security_token: str | None = None
     tenant: str | None = None  # X-Project-Id (or the signed project) to send; None sends none: the credential's own
-    isolated: bool = False  # the target lets the harness pick tenants, so each stateful scenario gets an empty one
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_real(self) -> bool:
         return self.kind == "real"
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the tenant is the harness's own pick rather than the credential's project (none sent, or
+        --project-id), so that each stateful scenario may get an empty tenant of its own."""
+        return self.tenant is not None and self.tenant != self.project_id
 
     def base_url(self, plane: str) -> str | None:
         if self.app is not None:
@@ -84,4 +89,4 @@ class Target:
 
 
 def in_process(app: Any, tenant: str = "mfv-tenant") -> Target:
-    return Target(kind="in-process", app=app, token="mockfabric-verify", tenant=tenant, isolated=True)
+    return Target(kind="in-process", app=app, token="mockfabric-verify", tenant=tenant)

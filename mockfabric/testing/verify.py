@@ -68,14 +68,14 @@ def isolated_run(target: Target, note: Callable[[str], None]) -> Target:
     touches nobody else's; else, when the credential's project is fixed (`--auth strict` refuses another), no tenant
     at all: the run works in the credential's own project, names what it creates `mfv-…` and deletes it at the end,
     and `note` says so. One GET decides: a tenant of its own answered, not refused (401/403)."""
-    own = replace(target, tenant="mfv-" + secrets.token_hex(6), isolated=True)
+    own = replace(target, tenant="mfv-" + secrets.token_hex(6))
     if not _refused(own) or _refused(replace(target, tenant=None)):
         return own  # refused either way: the verdict says the credential was rejected
     note(
         "  the credential's project is fixed (the emulator refuses another X-Project-Id): the run uses it, names what it "
         "creates mfv-… and deletes that at the end"
     )
-    return replace(target, tenant=None, isolated=False)
+    return replace(target, tenant=None)
 
 
 def _refused(target: Target) -> bool:

@@ -51,7 +51,7 @@ def test_live_server_conforms() -> None:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().split("serving on ", 1)[1].split()[0]
-        target = Target(kind="emulator", admin_url=url, ep_url=url, token="harness", tenant="mfv-live", isolated=True)
+        target = Target(kind="emulator", admin_url=url, ep_url=url, token="harness", tenant="mfv-live")
         conforms(Harness(target, max_examples=LIVE_EXAMPLES, seed=8, allow_billable=True, wait_timeout=30), "live serve")
     finally:
         server.send_signal(signal.SIGTERM)
