@@ -28,10 +28,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows `(default: …)` for arguments whose default is not None."""
-
-
 def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """A flag type whose error message (ConfigError's one line) reaches the user instead of argparse's generic one."""
 
@@ -76,7 +72,6 @@ def _verify_parser(sub: Any) -> None:
         "refused (401/403), 5xx, no response. When half or more of all answers are not the service's own, or any "
         "operation that was sent requests got none of its own and raised no finding, the run fails (exit 2) with one line saying which and "
         "what to check; 'conforms' is only said of a run in which every exercised operation got one.",
-        formatter_class=_Help,
     )
     number = _typed(parse_int)
     verify.add_argument("--base-url", required=True, help="admin plane base URL, http(s)://host[:port] (an emulator serves both)")
@@ -95,9 +90,15 @@ def _verify_parser(sub: Any) -> None:
         "--real", action="store_true", help="the target is the real service: force the name prefix on every created resource"
     )
     verify.add_argument(
-        "--max-examples", dest="max_examples", type=number, default=25, help="generated requests per operation, mode and variant"
+        "--max-examples",
+        dest="max_examples",
+        type=number,
+        default=25,
+        help="generated requests per operation, mode and variant (default: %(default)s)",
     )
-    verify.add_argument("--seed", type=number, default=0, help="hypothesis seed (the same seed sends the same requests)")
+    verify.add_argument(
+        "--seed", type=number, default=0, help="hypothesis seed: the same seed sends the same requests (default: %(default)s)"
+    )
     verify.add_argument("--read-only", dest="read_only", action="store_true", help="only GET operations; creates nothing")
     verify.add_argument(
         "--allow-billable",
@@ -110,16 +111,21 @@ def _verify_parser(sub: Any) -> None:
         dest="stateful",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also run the sequences driven by the contract's links (create, read, update, delete); --no-stateful skips them",
+        help="also run the sequences driven by the contract's links (create, read, update, delete); "
+        "on by default, --no-stateful skips them",
     )
     verify.add_argument(
-        "--wait-timeout", dest="wait_timeout", type=_typed(parse_float), default=600.0, help="seconds to wait for RUNNING / deletions"
+        "--wait-timeout",
+        dest="wait_timeout",
+        type=_typed(parse_float),
+        default=600.0,
+        help="seconds to wait for RUNNING / deletions (default: %(default)s)",
     )
     verify.add_argument(
         "--hypothesis-db",
         dest="hypothesis_db",
         default=str(Path(tempfile.gettempdir()) / "mockfabric-hypothesis"),
-        help="folder for hypothesis's caches (kept out of the working directory)",
+        help="folder for hypothesis's caches, kept out of the working directory (default: %(default)s)",
     )
     verify.add_argument("--junit-xml", dest="junit_xml", help="write JUnit XML here")
     verify.add_argument("--report", help="write the JSON drift report here")

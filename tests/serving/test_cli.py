@@ -150,7 +150,18 @@ def test_version_and_help_show_what_a_user_needs() -> None:
     version = subprocess.run([*MOCKFABRIC, "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.strip() == f"mockfabric {mockfabric.__version__}"
     helped = subprocess.run([*MOCKFABRIC, "verify", "--help"], capture_output=True, text=True, timeout=60)
-    assert "(default: 25)" in " ".join(helped.stdout.split()) and "mockfabric[verify]" in helped.stdout
+    verify_help = " ".join(helped.stdout.split())
+    assert "(default: 25)" in verify_help and "(default: 600.0)" in verify_help and "mockfabric[verify]" in verify_help
+    assert "half or more of all answers" in verify_help  # the threshold of a run that did not reach the service
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["verify"], ["proxy"], ["diff"], ["fixtures", "check"], ["fixtures", "from-journal"], ["operations"]]
+)
+def test_no_help_page_claims_a_default_of_none(command: list[str]) -> None:
+    helped = subprocess.run([*MOCKFABRIC, *command, "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0, helped.stderr
+    assert "default: None" not in " ".join(helped.stdout.split())
 
 
 def test_the_banner_names_the_seed_it_picked_and_that_seed_repeats_the_run() -> None:
