@@ -198,6 +198,14 @@ class RequestTimeout(ApiError):
     error_code = "common.00000408"
 
 
+class HeadTooLarge(ApiError):
+    """A request head (request line and headers) over the server's bound: refused before it is parsed, the
+    connection closed. The emulator's own code: Huawei documents no gateway code for it."""
+
+    status = 431
+    error_code = "common.00000431"
+
+
 class Throttled(GatewayError):
     status = 429
     error_code = "APIG.0308"

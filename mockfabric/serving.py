@@ -7,11 +7,13 @@ bench/SERVERS.md has the measurements behind the choice. One process, no workers
 split between processes by configuration.
 
 uvicorn bounds a connection's idle time between requests (keep-alive) but not the time a client may take to send a
-request head; `_ReadDeadlines` adds that, so a thousand half-sent requests are dropped after `--read-timeout`
+request head; `ReadDeadlines` adds that, so a thousand half-sent requests are dropped after `--read-timeout`
 instead of being held for ever. It goes through the protocol class uvicorn's typed `http=` setting takes: a
 subclass of the class `--http httptools` names, overriding asyncio.Protocol's own methods, and one method of
 uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format).
-That method is not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
+The request head is bounded (`MAX_HEAD`) before the parser reads it; to know where a head begins and ends it also
+extends uvicorn's two httptools callbacks `on_message_begin` and `on_headers_complete` (calling them first / last).
+Those methods are not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
 test_hostile_clients.py exercise both over real sockets.
 """
 
@@ -33,7 +35,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .asgi import AsgiFront
 from .config import ConfigError, Settings
-from .errors import ApiError, MalformedRequest, RequestTimeout, new_request_id
+from .errors import ApiError, HeadTooLarge, MalformedRequest, RequestTimeout, new_request_id
 from .fixture.answers import FixtureError
 from .identities import CredentialsError
 from .persistence import StateFileError
@@ -45,6 +47,8 @@ log = logging.getLogger("mockfabric")
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 KEEP_ALIVE_SECONDS = 30  # an idle connection between requests is closed after this long
 CONNECTION_LIMIT = 4096  # connections (or requests in progress) past which new requests are answered 503
+MAX_HEAD = 64 * 1024  # bytes of one request head (request line and headers), as common gateways bound it
+HEAD_END = b"\r\n\r\n"
 
 
 class _ExpectedEnds(logging.Filter):
@@ -98,6 +102,37 @@ class _Watch:
             self.timer = None
 
 
+class _HeadBound:
+    """Counts the bytes of the request head a connection is sending, before the parser sees them: httptools joins a
+    header's pieces by concatenation, so a 64 MB header line cost seconds of the event loop before any check could
+    run. A head is counted from the parser's message begin (or the connection's start) to its blank line; body bytes
+    are not counted. Bytes of a pipelined head that arrive in the same read as the previous request's end are not
+    counted either: at most one read (256 KiB) past the bound."""
+
+    __slots__ = ("counted", "in_head", "limit", "tail")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_head = True  # a new connection owes its first head
+        self.counted = 0
+        self.tail = b""
+
+    def begin(self) -> None:
+        self.in_head, self.counted, self.tail = True, 0, b""
+
+    def complete(self) -> None:
+        self.in_head = False
+
+    def admit(self, data: bytes) -> bool:
+        """False once the head being sent is longer than the bound."""
+        if not self.in_head:
+            return True
+        end = (self.tail + data).find(HEAD_END)
+        self.counted += len(data) if end < 0 else end + len(HEAD_END) - len(self.tail)
+        self.tail = data[-(len(HEAD_END) - 1) :]
+        return self.counted <= self.limit
+
+
 def _raw_answer(error: ApiError, reason: str) -> bytes:
     """A whole HTTP answer, closing the connection, for the cases the protocol answers before any app runs."""
     body = error.payload()
@@ -112,6 +147,11 @@ def _unparseable_answer(reason: str) -> bytes:
     return _raw_answer(MalformedRequest(f"failed to read http request: {reason}"), "Bad Request")
 
 
+def _head_too_large_answer() -> bytes:
+    message = f"the request head (request line and headers) is over {MAX_HEAD // 1024} KiB"
+    return _raw_answer(HeadTooLarge(message), "Request Header Fields Too Large")
+
+
 def _timeout_answer() -> bytes:
     return _raw_answer(RequestTimeout("the request head was not completed within the read timeout"), "Request Timeout")
 
@@ -122,7 +162,7 @@ def _peer(transport: asyncio.BaseTransport) -> tuple[str, int] | None:
     return (str(info[0]), int(info[1])) if isinstance(info, list | tuple) and len(info) >= 2 else None
 
 
-class _ReadDeadlines:
+class ReadDeadlines:
     """A deadline on request heads for every connection of one server; requests reaching the app lift it."""
 
     def __init__(self, seconds: float) -> None:
@@ -143,9 +183,11 @@ class _ReadDeadlines:
 
         class DeadlineProtocol(HttpToolsProtocol):
             mockfabric_watch: _Watch | None = None
+            mockfabric_head: _HeadBound
 
             def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
                 super().connection_made(transport)
+                self.mockfabric_head = _HeadBound(MAX_HEAD)
                 peer = _peer(transport)
                 if peer is not None:
                     watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(transport, peer, deadlines.seconds)
@@ -156,7 +198,19 @@ class _ReadDeadlines:
                 if watch is not None:
                     watch.heard = True
                     watch.arm()
+                if not self.mockfabric_head.admit(data):
+                    self.transport.write(_head_too_large_answer())
+                    self.transport.close()
+                    return
                 super().data_received(data)
+
+            def on_message_begin(self) -> None:
+                super().on_message_begin()
+                self.mockfabric_head.begin()
+
+            def on_headers_complete(self) -> None:
+                self.mockfabric_head.complete()
+                super().on_headers_complete()
 
             def send_400_response(self, msg: str) -> None:
                 """A request the parser rejects is answered in the service's error format, not as plain text."""
@@ -172,6 +226,23 @@ class _ReadDeadlines:
                 super().connection_lost(exc)
 
         return DeadlineProtocol
+
+
+def with_read_deadlines(app: Any, deadlines: ReadDeadlines) -> Any:
+    """An ASGI app that tells `deadlines` when each HTTP request reaches `app` and when `app` is done with it, so
+    that a request in progress (a slow upstream, a long stream) is never taken for a client that stopped sending."""
+
+    async def watched(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        ended = deadlines.request_started(scope)
+        try:
+            await app(scope, receive, send)
+        finally:
+            ended()
+
+    return watched
 
 
 class ServeError(RuntimeError):
@@ -256,7 +327,7 @@ class Server(BoundServer):
         except ServeError:
             self._close_app()
             raise
-        deadlines = _ReadDeadlines(settings.read_timeout)
+        deadlines = ReadDeadlines(settings.read_timeout)
         self.front = AsgiFront(
             self.app,
             threads=settings.threads,

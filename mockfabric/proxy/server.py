@@ -18,7 +18,7 @@ import uvicorn
 
 from ..contracts import public_contract
 from ..sdk_signer import SdkSigner
-from ..serving import BoundServer, ServeError
+from ..serving import BoundServer, ReadDeadlines, ServeError, with_read_deadlines
 from ..testing.reports import is_html_path, write_html, write_json
 from .app import REPORT_PATH, ProxyApp
 from .credentials import UpstreamCredentials
@@ -62,8 +62,10 @@ class ProxyServer(BoundServer):
             read_timeout=settings.read_timeout,
         )
         super().__init__(settings.host, settings.port)
+        deadlines = ReadDeadlines(settings.read_timeout)  # the emulator's protocol: head deadline and bound, 400s in format
         config = uvicorn.Config(
-            self.app,
+            with_read_deadlines(self.app, deadlines),
+            http=deadlines.protocol_class(),
             lifespan="on",
             ws="none",
             interface="asgi3",

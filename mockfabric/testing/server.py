@@ -1,6 +1,6 @@
 """A real-socket emulator in a background thread: port 0 on 127.0.0.1, ready when `start()` returns, quick to stop.
 
-It runs the same waitress server as `mockfabric serve`, so tests exercise the production serving path
+It runs the same uvicorn server as `mockfabric serve`, so tests exercise the production serving path
 (chunked streaming included), with a smaller thread pool that starts fast.
 """
 

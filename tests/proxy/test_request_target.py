@@ -73,9 +73,10 @@ def test_a_target_that_is_not_a_path_is_refused_and_reaches_no_other_host(
 
 
 def test_a_target_the_parser_refuses_reaches_nothing(proxy: RunningProxy, canary: tuple[Canary, int]) -> None:
-    """uvicorn's parser refuses `@host:port/x` itself: a 400, in its own plain text (the proxy app never sees it)."""
+    """The parser refuses `@host:port/x` before the proxy app sees it: a 400 in the service's error format too."""
     seen, port = canary
-    assert exchange(proxy, f"POST @127.0.0.1:{port}/v1/workspaces HTTP/1.1")[0] == 400
+    status, body = exchange(proxy, f"POST @127.0.0.1:{port}/v1/workspaces HTTP/1.1")
+    assert status == 400 and json.loads(body)["error_code"] == "common.01000001", body[:300]
     assert seen.seen == [] and exchange(proxy, "GET /v1/workspaces HTTP/1.1")[0] == 200
 
 

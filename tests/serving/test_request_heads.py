@@ -1,0 +1,117 @@
+"""Request heads are bounded before they are parsed (issue 28, item 4): a 64 MB header line took the parser seconds of
+the event loop, stalling every client. A head over 64 KiB is answered 431 in the service's error format and the
+connection closed; a body, however large, and pipelined requests are not counted as head. Over real sockets, on the
+emulator and on the proxy (which serve through the same protocol)."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mockfabric import MockFabric
+from mockfabric.serving import MAX_HEAD
+
+from ..proxy.running import RunningProxy
+
+PIECE = 4096
+WAIT_FOR_ANSWER = 0.05  # seconds to look for an answer after each piece sent
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    with MockFabric() as fabric:
+        yield fabric.base_url
+
+
+@pytest.fixture(scope="module")
+def proxy(emulator: str) -> Iterator[str]:
+    with RunningProxy(emulator, token="proxy-token") as running:
+        yield running.url
+
+
+def address(url: str) -> tuple[str, int]:
+    return "127.0.0.1", int(url.rsplit(":", 1)[1])
+
+
+def read_until_closed(client: socket.socket, seconds: float = 10.0) -> bytes:
+    deadline = time.monotonic() + seconds
+    answer = b""
+    while time.monotonic() < deadline:
+        client.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = client.recv(65536)
+        except ConnectionResetError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+    raise AssertionError(f"the connection was still open after {seconds} s: {answer[:200]!r}")
+
+
+def send_a_growing_header(url: str, total: int) -> tuple[bytes, int]:
+    """Sends a head with one header line of up to `total` bytes, a piece at a time, stopping once an answer arrives
+    (so that the server is not left with unread bytes); what came back and how many bytes were sent."""
+    with socket.create_connection(address(url), timeout=10) as client:
+        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        sent = 0
+        while sent < total:
+            try:
+                client.sendall(b"a" * PIECE)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += PIECE
+            if select.select([client], [], [], WAIT_FOR_ANSWER)[0]:
+                break
+        else:
+            client.sendall(b"\r\nConnection: close\r\n\r\n")
+        return read_until_closed(client), sent
+
+
+def status_and_body(answer: bytes) -> tuple[int, bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("server", ["emulator", "proxy"])
+def test_a_head_over_64_kib_is_refused_431_before_the_rest_is_read(server: str, request: pytest.FixtureRequest) -> None:
+    url: str = request.getfixturevalue(server)
+    answer, sent = send_a_growing_header(url, total=16 * MAX_HEAD)
+    status, body = status_and_body(answer)
+    assert status == 431 and b"connection: close" in answer.lower(), answer[:300]
+    assert json.loads(body)["error_code"] == "common.00000431"
+    assert sent <= 2 * MAX_HEAD, f"the server read {sent} bytes of head before refusing"
+    with socket.create_connection(address(url), timeout=10) as client:  # and it serves on
+        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert status_and_body(read_until_closed(client))[0] == 200
+
+
+def test_a_head_just_under_the_bound_is_served(emulator: str) -> None:
+    answer, _ = send_a_growing_header(emulator, total=MAX_HEAD - 2 * PIECE)
+    assert status_and_body(answer)[0] == 200, answer[:300]
+
+
+def test_a_large_body_sent_with_its_head_in_one_write_is_not_counted_as_head(emulator: str) -> None:
+    body = json.dumps({"name": "big", "description": "d" * 1_000_000}).encode()
+    head = (
+        f"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Project-Id: heads\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(head + body)
+        status, answer = status_and_body(read_until_closed(client))
+    assert status == 400 and json.loads(answer)["error_code"].startswith("dataartsfabric."), answer[:300]
+
+
+def test_pipelined_requests_each_get_their_own_bound(emulator: str) -> None:
+    padding = "p" * (MAX_HEAD - 1024)  # each head alone is under the bound, the two together are not
+    one = f"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {padding}\r\n\r\n"
+    two = f"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {padding}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall((one + two).encode())
+        answers = read_until_closed(client)
+    assert answers.count(b"HTTP/1.1 200") == 2, answers[:300]
