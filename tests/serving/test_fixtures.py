@@ -182,7 +182,7 @@ def test_a_bad_fault_header_is_a_clear_400(deployed: Deployed) -> None:
     assert matcher.status_code == 400 and "tenant is not an effect" in matcher.json()["error_msg"]
     out_of_range = answer(deployed, **{"X-Mockfabric-Fault": '{"status": 200}'})
     assert out_of_range.status_code == 400 and out_of_range.json()["error_msg"].startswith("X-Mockfabric-Fault: ")
-    deep = answer(deployed, **{"X-Mockfabric-Fault": "[" * 100_000 + "]" * 100_000})
+    deep = answer(deployed, **{"X-Mockfabric-Fault": "[" * 30_000 + "]" * 30_000})
     assert deep.status_code == 400 and deep.json()["error_msg"].startswith("X-Mockfabric-Fault: not JSON")
     infinite = answer(deployed, **{"X-Mockfabric-Fault": '{"latency_ms": 1e309}'})
     assert infinite.status_code == 400 and infinite.json()["error_msg"].startswith("X-Mockfabric-Fault: not JSON")
