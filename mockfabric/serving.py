@@ -69,12 +69,14 @@ class _Watch:
     """One connection's read deadline: armed while the client owes a request head, off while a request is in the app.
     When it expires the connection is closed, with a 408 if the client had begun a request."""
 
-    __slots__ = ("busy", "heard", "peer", "seconds", "timer", "transport")
+    __slots__ = ("busy", "ended", "heard", "peer", "pending", "seconds", "timer", "transport")
 
     def __init__(self, transport: asyncio.Transport, peer: tuple[str, int], seconds: float) -> None:
         self.transport, self.peer, self.seconds = transport, peer, seconds
         self.busy = 0
+        self.pending = 0  # requests whose head was read and whose app has not finished
         self.heard = False
+        self.ended = False  # the client closed its side (half-close): close ours once nothing is pending
         self.timer: asyncio.TimerHandle | None = None
 
     def arm(self) -> None:
@@ -95,6 +97,14 @@ class _Watch:
 
     def leave(self) -> None:
         self.busy -= 1
+        self.pending = max(0, self.pending - 1)
+        if self.ended and not self.pending:
+            self.transport.close()  # what was written still goes out first
+
+    def client_ended(self) -> bool:
+        """The client half-closed: True (keep the connection open to answer) while a request it sent is pending."""
+        self.ended = True
+        return self.pending > 0
 
     def disarm(self) -> None:
         if self.timer is not None:
@@ -210,7 +220,14 @@ class ReadDeadlines:
 
             def on_headers_complete(self) -> None:
                 self.mockfabric_head.complete()
+                if self.mockfabric_watch is not None:
+                    self.mockfabric_watch.pending += 1
                 super().on_headers_complete()
+
+            def eof_received(self) -> bool:  # type: ignore[override]  # asyncio.Protocol says bool | None
+                """A client that half-closes after its request still gets the answer (a stream to its end)."""
+                watch = self.mockfabric_watch
+                return watch is not None and watch.client_ended()
 
             def send_400_response(self, msg: str) -> None:
                 """A request the parser rejects is answered in the service's error format, not as plain text."""
