@@ -1,8 +1,10 @@
 """One proxied exchange as it happens: the request, the status and headers, and the answer's bytes as they pass.
 
-What must hold: the answer is forwarded untouched; what is kept of it for checking is bounded (KEEP_BYTES of a plain
-body, KEEP_EVENTS stream events), decoded from gzip/deflate when the upstream compressed it, and a stream's events
-are kept with the milliseconds since the request started, so a recording replays with its real timing.
+What must hold: the answer is forwarded untouched; what is kept of it for checking is bounded in bytes (KEEP_BYTES
+of a plain body or of a stream's events, counted after gzip/deflate decoding, so a small compressed answer cannot
+inflate past them) and in events (KEEP_EVENTS); past a bound nothing more is decoded or parsed, and an event that
+never ends is searched for its end once per byte, not from its start on every piece. A stream's events are kept
+with the milliseconds since the request started, so a recording replays with its real timing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ class Exchange:
     cut_short: str | None = None  # why the answer did not arrive whole (upstream cut, client left, too long to keep)
     client_cut: str | None = None  # why the client did not get the whole answer (it stopped reading): no drift
     framing: list[str] = field(default_factory=list)  # SSE framing problems (an event not ended by a blank line)
-    _pending: bytes = b""
+    _pending: bytearray = field(default_factory=bytearray)  # a stream's bytes after its last complete event
+    _searched: int = 0  # how much of _pending is known to hold no event end
+    _kept: int = 0  # bytes kept: the body, or the events' data
+    _full: bool = False  # a bound was reached: the rest passes unkept
     _inflate: Any = None
     _stream: bool = False
 
@@ -63,22 +68,56 @@ class Exchange:
 
     def took(self, chunk: bytes) -> None:
         """Keep what passed, within bounds (the client got it all regardless)."""
-        if self._inflate is not None:
-            chunk = self._inflate.decompress(chunk, KEEP_BYTES)
-        if not self._stream:
-            if len(self.body) + len(chunk) > KEEP_BYTES:
-                self.cut_short = self.cut_short or f"answer over {KEEP_BYTES} bytes: not checked past them"
-                chunk = chunk[: max(0, KEEP_BYTES - len(self.body))]
-            self.body += chunk
+        if self._full:
             return
-        buffer = self._pending + chunk
-        if b"\r" in buffer:  # CRLF line ends: one spelling, so that one search finds every event's end
-            buffer = buffer.replace(b"\r\n", b"\n")
+        if self._inflate is not None:
+            chunk = self._inflated(chunk)
+        if not self._stream:
+            self._keep_body(chunk)
+        else:
+            self._keep_events(chunk)
+
+    def _inflated(self, chunk: bytes) -> bytes:
+        """At most the room left under KEEP_BYTES of decoded bytes, whatever the input's ratio."""
+        room = KEEP_BYTES - self._kept - len(self._pending) + 1
+        try:
+            decoded: bytes = self._inflate.decompress(self._inflate.unconsumed_tail + chunk, room)
+        except zlib.error as exc:
+            self._stop(f"the answer's {self.header('content-encoding')} encoding is broken ({exc}): not checked past it")
+            return b""
+        return decoded
+
+    def _keep_body(self, chunk: bytes) -> None:
+        if self._kept + len(chunk) > KEEP_BYTES:
+            self.body += chunk[: KEEP_BYTES - self._kept]
+            self._stop(f"answer over {KEEP_BYTES} bytes: not checked past them")
+            return
+        self.body += chunk
+        self._kept += len(chunk)
+
+    def _keep_events(self, chunk: bytes) -> None:
+        pending = self._pending
+        if pending.endswith(b"\r"):  # a CRLF split between two pieces
+            del pending[-1]
+            chunk = b"\r" + chunk
+            self._searched = min(self._searched, max(0, len(pending) - 1))
+        pending += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk  # one spelling of line ends
         start = 0
-        while (end := buffer.find(b"\n\n", start)) >= 0:
-            self._event(buffer[start:end])
-            start = end + 2
-        self._pending = buffer[start:]
+        while not self._full and (end := pending.find(b"\n\n", self._searched)) >= 0:
+            self._event(bytes(pending[start:end]))
+            start = self._searched = end + 2
+        if self._full:
+            return
+        if start:
+            del pending[:start]
+        self._searched = max(0, len(pending) - 1)  # an end may straddle this piece and the next
+        if self._kept + len(pending) > KEEP_BYTES:
+            self._stop(f"stream over {KEEP_BYTES} bytes: not checked past them")
+
+    def _stop(self, why: str) -> None:
+        self.cut_short = self.cut_short or why
+        self._full = True
+        self._pending.clear()
 
     def _event(self, block: bytes) -> None:
         lines = block.decode("utf-8", errors="replace").split("\n")
@@ -86,16 +125,20 @@ class Exchange:
         if not data:
             return
         if len(self.events) >= KEEP_EVENTS:
-            self.cut_short = self.cut_short or f"stream over {KEEP_EVENTS} events: not checked past them"
+            self._stop(f"stream over {KEEP_EVENTS} events: not checked past them")
             return
+        if self._kept + len(block) > KEEP_BYTES:  # the block's bytes: at least what its data holds
+            self._stop(f"stream over {KEEP_BYTES} bytes: not checked past them")
+            return
+        self._kept += len(block)
         self.events.append(Event(round((time.monotonic() - self.started) * 1000, 3), "\n".join(data)))
 
     def ended(self) -> None:
         """The answer is over: a stream's unterminated last event is kept, and named as a framing problem."""
         if self._pending.strip():
             self.framing.append("the last event was not terminated by a blank line")
-            self._event(self._pending)
-            self._pending = b""
+            self._event(bytes(self._pending))
+            self._pending.clear()
 
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 3)
