@@ -201,7 +201,8 @@ def _closest(error: Any) -> str:
 def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
     """When each chunk of a stream was due on the emulator's clock (ms since the request): the queue, the wait for the
     first token, then one tick per chunk; the chunks' dues are the journal's (`pace_ms.chunks`), when it has them."""
-    total = max(float(pace.get("stream") or 0.0), 1e-9)
+    stream_ms = float(pace.get("stream") or 0.0)
+    total = max(stream_ms, 1e-9)  # the scale's width: never zero
     dues = [float(d) for d in pace.get("chunks") or []]
     width, left = 720.0, 10.0
 
@@ -216,7 +217,7 @@ def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
         f'<rect class=ttft x="{x(queued_ms):.1f}" y="10" width="{max(0.0, x(first) - x(queued_ms)):.1f}" height="18" fill="#d68910"/>'
         f'<rect class=itl x="{x(first):.1f}" y="10" width="{max(0.0, x(total) - x(first)):.1f}" height="18" fill="#5dade2"/>'
         f"{ticks}"
-        f'<text x="{left}" y="80" font-size="12">queue {queued_ms:g} ms · first token at {first:g} ms · stream {total:g} ms · '
+        f'<text x="{left}" y="80" font-size="12">queue {queued_ms:g} ms · first token at {first:g} ms · stream {stream_ms:g} ms · '
         f"{len(dues)} chunk(s) shown</text></svg>"
     )
 

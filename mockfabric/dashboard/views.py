@@ -16,6 +16,7 @@ from ..service.core import Service
 from ..service.store import Entry, WorkspaceState
 
 PAGE_SIZE = 50
+MISSES_SHOWN = 100  # the newest strict-mode misses on the fixtures page
 JOURNAL_PAGE = 50
 KINDS = (("endpoint", "endpoints"), ("model", "models"), ("service_instance", "instances"), ("job", "jobs"), ("job_run", "runs"))
 
@@ -115,11 +116,8 @@ def journal_page(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """The newest JOURNAL_PAGE entries (of `tenant`, and whose path contains `path`, if named) older than seq `before`,
     newest first, and the seq to pass as `before` for the next page (None when there is none)."""
-    filters: dict[str, Any] = {"tenant": tenant, "path_contains": path}
-    entries = [e for e in controls.journal.page({**filters, "limit": 10_000})["requests"] if before is None or e["seq"] < before]
-    chosen = entries[-JOURNAL_PAGE:][::-1]
-    older = chosen[-1]["seq"] if len(entries) > JOURNAL_PAGE else None
-    return chosen, older
+    chosen, more = controls.journal.newest({"tenant": tenant, "path_contains": path}, JOURNAL_PAGE, before)
+    return chosen, chosen[-1]["seq"] if more else None
 
 
 def journal_entry(controls: Controls, seq: int) -> dict[str, Any] | None:
@@ -130,9 +128,6 @@ def journal_entry(controls: Controls, seq: int) -> dict[str, Any] | None:
 def fixtures_view(controls: Controls) -> dict[str, Any]:
     """Loaded fixtures with how often each answered, fault rules, and the strict-mode misses in the journal."""
     listed = controls.list_fixtures()
-    misses = [
-        entry
-        for entry in controls.journal.page({"status": 501, "limit": 10_000})["requests"]
-        if isinstance(entry.get("body"), dict | str) and entry.get("operation") == "InvokeModelService"
-    ]
-    return {"fixtures": listed, "faults": controls.list_faults(), "misses": misses[-100:][::-1]}
+    newest, _ = controls.journal.newest({"status": 501, "operation": "InvokeModelService"}, MISSES_SHOWN)
+    misses = [entry for entry in newest if isinstance(entry.get("body"), dict | str)]
+    return {"fixtures": listed, "faults": controls.list_faults(), "misses": misses}

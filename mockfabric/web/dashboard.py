@@ -64,7 +64,7 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
         return view
 
     def overview() -> str:
-        journal_total = controls.journal.page({"limit": 1})["total"]
+        journal_total = controls.journal.count()
         return pages.overview(views.tenants(service), journal_total, len(controls.fixtures.items), len(controls.faults.rules()))
 
     def resources() -> str:

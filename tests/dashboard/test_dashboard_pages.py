@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import requests
 from mockfabric import MockFabric, create_app
 from mockfabric.clock import ManualClock
 from mockfabric.config import Settings
+from mockfabric.dashboard import pages
 
 UI = "/_mockfabric/ui"
 PAGES = ("/", "/resources", "/journal", "/fixtures")
@@ -134,3 +136,26 @@ def test_a_strict_miss_is_journaled_with_its_error_and_listed_with_its_closest_f
         entry = requests.get(f"{fabric.base_url}{UI}/journal/{miss['seq']}", timeout=10).text
         assert "Error answered" in entry and "mockfabric.00000501" in entry
         flow.session.close()
+
+
+def test_past_1000_journaled_requests_the_overview_counts_them_all_and_the_journal_starts_at_the_newest() -> None:
+    """A new user's find: with 1 600 entries the overview said "1 journaled request(s)" and the journal page began at
+    seq 1000, its newest 600 unreachable."""
+    client = create_app(Settings(), clock=ManualClock()).test_client()
+    headers = {"X-Auth-Token": "t", "X-Project-Id": "many"}
+    for _ in range(1600):
+        client.get("/v1/workspaces", headers=headers)
+    overview = client.get(UI + "/").get_data(as_text=True)
+    assert "1600 journaled request(s)" in overview, overview[:2000]
+    journal = client.get(UI + "/journal").get_data(as_text=True)
+    seqs = [int(seq) for seq in re.findall(r'href="/_mockfabric/ui/journal/(\d+)"', journal)]
+    assert seqs[:3] == [1600, 1599, 1598] and len(seqs) == 50, seqs[:5]
+    older = re.search(r'href="(/_mockfabric/ui/journal\?[^"]*before=1551[^"]*)"', journal)
+    assert older is not None, journal[-1500:]
+    limited = client.get("/_mockfabric/requests?limit=2").get_json()
+    assert limited["total"] == 1600 and [e["seq"] for e in limited["requests"]] == [1599, 1600]
+
+
+def test_an_unpaced_stream_is_shown_as_0_ms_long() -> None:
+    drawn = pages.timeline(0.0, {"stream": 0.0, "first_token": 0.0, "chunks": [0.0, 0.0]})
+    assert "stream 0 ms" in drawn and "e-09" not in drawn
