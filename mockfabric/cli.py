@@ -24,6 +24,19 @@ VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
 
 
 class _Parser(argparse.ArgumentParser):
+    """No abbreviated flags (`--por` is not `--port`, `--strict` not `--strict-fixtures`); an error names the help
+    page of the (sub)command it is about, and the innermost (sub)command parsed is noted as `mockfabric_parser`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if getattr(parsed, "mockfabric_parser", None) is None:
+            parsed.mockfabric_parser = self
+        return parsed, extras
+
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
@@ -405,7 +418,11 @@ def _proxy(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
+    args, extras = _build_parser().parse_known_args(argv)
+    parser = args.mockfabric_parser
+    del args.mockfabric_parser
+    if extras:  # refused by the (sub)command they were given to, so that the hint names its help page
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     if args.command == "proxy":
         return _proxy(args)
     if args.command == "fixtures":

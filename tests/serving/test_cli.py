@@ -232,3 +232,19 @@ def test_a_closed_output_pipe_does_not_turn_a_clean_stop_into_a_traceback() -> N
             process.kill()
             process.wait(timeout=15)
         process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "page"),
+    [
+        (["serve", "--por", "0"], "mockfabric serve --help"),  # an abbreviation used to be taken for --port
+        (["serve", "--strict", "1", "--port", "0"], "mockfabric serve --help"),  # ... and this for --strict-fixtures
+        (["serve", "--prot", "9000"], "mockfabric serve --help"),
+        (["verify", "--base-url", "http://127.0.0.1:9", "--seeds", "3"], "mockfabric verify --help"),
+        (["fixtures", "check", "x.yaml", "--bogus"], "mockfabric fixtures check --help"),
+    ],
+)
+def test_an_abbreviated_or_unknown_flag_is_refused_naming_the_subcommands_help(args: list[str], page: str) -> None:
+    refused = subprocess.run([*MOCKFABRIC, *args], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stdout == "", (refused.stdout, refused.stderr)
+    assert refused.stderr.count("\n") == 1 and "unrecognized arguments" in refused.stderr and f"(see {page})" in refused.stderr
