@@ -379,13 +379,18 @@ def _proxy_problems(args: argparse.Namespace) -> str | None:
         if problem := _writable(path):
             return problem
     if args.record:
-        folder = Path(args.record)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            return f"cannot make the recording folder {args.record}: {exc.strerror or exc}"
-        if problem := _writable(str(folder / "probe.json")):
-            return problem
+        return _folder_problem(args.record)
+    return None
+
+
+def _folder_problem(name: str) -> str | None:
+    """Why a folder to write into cannot be had (made once the proxy listens, not before), or None."""
+    folder = Path(name)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    if existing == folder and not folder.is_dir():
+        return f"cannot make the recording folder {name}: it exists and is not a folder"
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot make the recording folder {name}: {existing} is not a folder this user may write in"
     return None
 
 

@@ -304,6 +304,10 @@ class BoundServer:
         self._socket = listen(host, port)  # ServeError naming the address when it cannot be had
         self._uvicorn: uvicorn.Server | None = None
 
+    def release(self) -> None:
+        """Give the address back without serving (a start that failed after the socket was bound)."""
+        self._socket.close()
+
     def serve_with(self, config: uvicorn.Config) -> None:
         self._uvicorn = uvicorn.Server(config)
         quiet_expected_ends()
@@ -326,7 +330,7 @@ class BoundServer:
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 runner.run(self._uvicorn.serve(sockets=[self._socket]))
         finally:
-            self._socket.close()
+            self.release()
             self.closed()
 
     def closed(self) -> None:

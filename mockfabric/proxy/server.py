@@ -49,7 +49,12 @@ class ProxyServer(BoundServer):
         signer = (
             SdkSigner(settings.ak, settings.sk, settings.project_id or "", settings.security_token) if settings.ak and settings.sk else None
         )
-        recorder = Recorder(Path(settings.record)) if settings.record else None
+        super().__init__(settings.host, settings.port)  # the address first: a proxy that cannot listen makes nothing
+        try:
+            recorder = Recorder(Path(settings.record)) if settings.record else None
+        except OSError:
+            self.release()
+            raise
         target = f"proxy of {settings.upstream}" + (f" + ep {settings.ep_upstream}" if settings.ep_upstream else "")
         self.inspector = Inspector(public_contract(), target)
         self.app = ProxyApp(
@@ -61,7 +66,6 @@ class ProxyServer(BoundServer):
             recorder=recorder,
             read_timeout=settings.read_timeout,
         )
-        super().__init__(settings.host, settings.port)
         deadlines = ReadDeadlines(settings.read_timeout)  # the emulator's protocol: head deadline and bound, 400s in format
         config = uvicorn.Config(
             with_read_deadlines(self.app, deadlines),

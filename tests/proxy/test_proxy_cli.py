@@ -68,6 +68,19 @@ def test_bad_flags_are_one_line(flags: list[str], message: str) -> None:
     assert failed.returncode == 2 and message in failed.stderr and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
 
 
+def test_a_proxy_that_cannot_listen_makes_no_recording_folder(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        folder = tmp_path / "recorded"
+        failed = subprocess.run(
+            [*PROXY, "--upstream", "http://x", "--port", port, "--record", str(folder)], capture_output=True, text=True, timeout=60
+        )
+    assert failed.returncode == 2 and "cannot listen on 127.0.0.1:" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    assert not folder.exists()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
