@@ -228,15 +228,20 @@ class InternalError(ApiError):
     error_code = "common.00000500"
 
 
-class InjectedError(ApiError):
+class InjectedError(GatewayError):
     """An error a fault rule or an answer fixture asked for: any status and code, perhaps after `latency_ms` of real
-    time."""
+    time. One with a gateway code (APIG.*) carries the request id in its body as the gateway's own errors do."""
 
     def __init__(self, status: int, error_code: str, message: str, *, headers: dict[str, str] | None = None, latency_ms: int = 0) -> None:
         super().__init__(message, headers=headers)
         self.status = status  # type: ignore[misc]
         self.error_code = error_code  # type: ignore[misc]
         self.latency_ms = latency_ms
+
+    def body(self) -> dict[str, str]:
+        if self.error_code.startswith("APIG."):
+            return super().body()
+        return {"error_code": self.error_code, "error_msg": self.message}
 
 
 ERROR_CODES: dict[str, type[ApiError]] = {
