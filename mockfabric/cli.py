@@ -80,11 +80,13 @@ def _verify_parser(sub: Any) -> None:
         help="check a running emulator or the real service against the contract (needs the verify extra)",
         description="Property-based contract verification (schemathesis + hypothesis); needs pip install 'mockfabric[verify]'. "
         "Exit 0 only when everything conformed, 1 with findings, 2 when the run could not test: bad arguments, no "
-        "connection, or a run that did not reach the service. Every answer is classed: the service's own (a success, "
-        "or its error body {error_code, error_msg}), 'no such API' (a 404 that is APIG.0101 or not that body), "
-        "refused (401/403), 5xx, no response. When half or more of all answers are not the service's own, or any "
-        "operation that was sent requests got none of its own and raised no finding, the run fails (exit 2) with one line saying which and "
-        "what to check; 'conforms' is only said of a run in which every exercised operation got one.",
+        "connection, or a run that did not reach the service. Every answer is classed: the service's own (a JSON or "
+        "event-stream success, or its error body {error_code, error_msg}), 'no such API' (a 404 that is APIG.0101 or not "
+        "that body), refused (401/403), throttled (429), 5xx, other, no response. The run fails (exit 2) with one line "
+        "saying which and what to check when half or more of all answers are not the service's own, when not one answer "
+        "is a 2xx, when an operation that was sent requests got no answer of its own (a 5xx counts: it is a finding), "
+        "or when 8 requests in a row got no answer; 'conforms' is only said of a run in which every exercised "
+        "operation got one.",
     )
     number = _typed(parse_int)
     verify.add_argument("--base-url", required=True, help="admin plane base URL, http(s)://host[:port] (an emulator serves both)")
@@ -133,6 +135,14 @@ def _verify_parser(sub: Any) -> None:
         type=_typed(parse_float),
         default=600.0,
         help="seconds to wait for RUNNING / deletions (default: %(default)s)",
+    )
+    verify.add_argument(
+        "--request-timeout",
+        dest="request_timeout",
+        type=_typed(parse_float),
+        default=60.0,
+        help="seconds each answer may take to begin, and to send each next piece; after 8 requests in a row without an "
+        "answer the run stops and fails (default: %(default)s)",
     )
     verify.add_argument(
         "--hypothesis-db",
@@ -228,9 +238,19 @@ def _writable(path: str) -> str | None:
 
 
 def _base_url_problem(flag: str, url: str) -> str | None:
-    parts = urlsplit(url)
+    """Why `url` is not a base URL (http(s)://host[:port][/path], no query or fragment), or None."""
+    wrong = f"{flag} {url!r} is not an http(s)://host[:port] URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for a port that is not a number in 0..65535
+    except ValueError as exc:
+        return f"{wrong}: {exc}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{flag} {url!r} is not an http(s)://host[:port] URL"
+        return wrong
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        return f"{wrong}: it has a query or fragment (a base URL is scheme, host, port and at most a path)"
+    if port == 0:
+        return f"{wrong}: port 0"
     return None
 
 
@@ -252,6 +272,9 @@ def _verify_problems(args: argparse.Namespace) -> str | None:
             return problem
     if args.max_examples < 1:
         return "--max-examples must be at least 1"
+    for flag, seconds in (("--wait-timeout", args.wait_timeout), ("--request-timeout", args.request_timeout)):
+        if not 0 < seconds <= 86400:
+            return f"{flag} must be more than 0 and at most 86400 seconds, not {seconds:g}"
     return None
 
 

@@ -21,20 +21,26 @@ ANSWER_CLASSES = {
     "service": "the service's own answer: a success, or an error in its body ({error_code, error_msg}) that is not one below",
     "no-such-api": "a 404 that is the gateway's 'no such API' (APIG.0101) or not the service's error body",
     "refused": "401 or 403: the credential refused",
+    "throttled": "429: the target throttled the run",
     "server-error": "a 5xx",
-    "other": "any other answer that is not the service's error body",
+    "other": "any other answer that is not the service's: not its error body, or a success that is not JSON or a stream",
     "no-response": "no answer: the connection failed or was dropped",
 }
+SERVICE_MEDIA = ("application/json", "text/event-stream")  # what the service's successes are (an empty body aside)
 
 
-def answer_class(status: int, body: bytes) -> str:
-    """Which of ANSWER_CLASSES an answer with `status` and `body` is."""
+def answer_class(status: int, body: bytes, content_type: str | None = None, documented: tuple[str, ...] = ()) -> str:
+    """Which of ANSWER_CLASSES an answer with `status`, `body` and (when known) `content_type` is; a success whose
+    media type is neither JSON, an event stream nor one of the operation's `documented` ones is not the service's."""
     if status in (401, 403):
         return "refused"
+    if status == 429:
+        return "throttled"
     if status >= 500:
         return "server-error"
     if status < 400:
-        return "service"
+        foreign = content_type is not None and body and not content_type.lower().startswith(SERVICE_MEDIA + documented)
+        return "other" if foreign else "service"
     try:
         error = json.loads(body) if body else None
     except (ValueError, RecursionError):

@@ -20,6 +20,7 @@ from typing import Any
 
 import hypothesis
 import hypothesis.errors
+import requests
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
@@ -40,6 +41,7 @@ BILLABLE = frozenset(
 )
 POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
 NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
+GIVE_UP_AFTER = 8  # requests in a row without an answer after which the run stops sending
 Progress = Callable[[str], None]
 
 
@@ -55,14 +57,17 @@ class Harness:
         stateful: bool = True,
         stateful_examples: int | None = None,
         wait_timeout: float = 600.0,
+        request_timeout: float = 60.0,
         progress: Progress | None = None,
         only: set[str] | None = None,
     ) -> None:
         self.target, self.max_examples, self.seed = target, max_examples, seed
         self.read_only, self.allow_billable, self.stateful = read_only, allow_billable, stateful
         self.stateful_examples = stateful_examples if stateful_examples is not None else max(5, max_examples // 2)
-        self.wait_timeout = wait_timeout
+        self.wait_timeout, self.request_timeout = wait_timeout, request_timeout
         self.only = only
+        self.gave_up: str | None = None  # why the run stopped sending: the target stopped answering
+        self._silent = 0  # requests in a row that got no answer
         self.progress = progress or (lambda line: None)
         self.session = target.session()
         self.known: dict[str, str] = {}
@@ -84,17 +89,17 @@ class Harness:
                 self._create_known(report)
             for api_operation in sorted(self._operations(), key=lambda op: _order(contract.operations[op.definition.raw["operationId"]])):
                 result = report.operations[api_operation.definition.raw["operationId"]]
-                reason = self._skip_reason(result)
+                reason = self._skip_reason(result) or (f"not sent: {self.gave_up}" if self.gave_up else None)
                 if reason:
                     result.skipped = reason
                     self.progress(f"  {result.operation:<28} skipped: {reason}")
                     continue
                 self._fuzz(api_operation, result)
                 self.progress(f"  {result.operation:<28} {result.requests:>5} requests, {len(result.findings)} finding(s)")
-            if self.stateful and not self.read_only:
+            if self.stateful and not self.read_only and not self.gave_up:
                 self._run_stateful(report)
         finally:
-            if not self.read_only:
+            if not self.read_only and not self.gave_up:
                 self._cleanup()
         report.seconds = time.monotonic() - started
         return report
@@ -176,16 +181,19 @@ class Harness:
         if self.target.app is not None:
             kwargs["app"] = self.target.app
         else:
-            kwargs.update(base_url=self.target.base_url(plane), session=self.session, timeout=60)
+            kwargs.update(base_url=self.target.base_url(plane), session=self.session, timeout=self.request_timeout)
         return kwargs
 
     def _exercise(self, case: Any, result: OperationResult, mode: str) -> None:
+        if self.gave_up:
+            return  # the target stopped answering: nothing more is sent
         if self._prefixes_names and mode == "positive":  # a negative case keeps its invalid name
             _prefix_names(case)
         kwargs = self._call_kwargs(case)
         try:
             response = case.call(**kwargs)
         except Exception as exc:  # a transport failure is a finding too (e.g. the server dropped the connection)
+            self._no_answer(exc)
             result.requests += 1
             result.phases[mode] += 1
             result.statuses["no-response"] += 1
@@ -202,7 +210,19 @@ class Harness:
                 )
             )
             return
+        self._silent = 0
         self._judge(case, response, result, mode, kwargs)
+
+    def _no_answer(self, error: Exception) -> None:
+        """Count one request that got no answer; GIVE_UP_AFTER in a row and the run stops sending (a target that
+        stopped answering would otherwise hold the run for request_timeout a request, hours in all)."""
+        self._silent += 1
+        if self._silent >= GIVE_UP_AFTER and self.gave_up is None:
+            self.gave_up = (
+                f"the target stopped answering ({GIVE_UP_AFTER} requests in a row got no answer; the last: {type(error).__name__})"
+            )
+            left = "" if self.read_only else "; no cleanup was possible: workspaces named mfv-… it made may be left"
+            self.progress(f"  giving up: {self.gave_up}{left}")
 
     def _judge(self, case: Any, response: Any, result: OperationResult, mode: str, kwargs: dict[str, Any]) -> None:
         from schemathesis.core.failures import FailureGroup
@@ -210,7 +230,9 @@ class Harness:
         result.requests += 1
         result.phases[mode] += 1
         result.statuses[str(response.status_code)] += 1
-        result.answers[answer_class(response.status_code, response.content or b"")] += 1
+        content_type = (response.headers.get("content-type") or [""])[0]
+        documented = _success_media(case.operation.definition.raw)
+        result.answers[answer_class(response.status_code, response.content or b"", content_type, documented)] += 1
         transport = {k: v for k, v in kwargs.items() if k in ("app", "base_url", "session")}
         for check in self._checks:  # one at a time: a failure then names the check that found it
             try:
@@ -267,13 +289,22 @@ class Harness:
         headers = {"Content-Type": "application/json", **self.target.headers()}
         if self.target.app is not None:
             reply = self.target.app.test_client().open(path, method=method, json=body, headers=headers)
-            return reply.status_code, reply.get_json(silent=True)
+            found = reply.get_json(silent=True)
+            return reply.status_code, found if isinstance(found, dict) else None
+        if self.gave_up:
+            return 0, None
         base = self.target.base_url(plane)
-        response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=60)
         try:
-            return response.status_code, response.json()
+            response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=self.request_timeout)
+        except requests.RequestException as exc:  # setup and cleanup go on without it; the verdict counts the run's answers
+            self._no_answer(exc)
+            return 0, None
+        self._silent = 0
+        try:
+            answer = response.json()
         except ValueError:
             return response.status_code, None
+        return response.status_code, answer if isinstance(answer, dict) else None
 
     def _wait_for(self, path: str, plane: str, status: str = "RUNNING") -> bool:
         deadline = time.monotonic() + self.wait_timeout
@@ -281,20 +312,22 @@ class Harness:
             code, body = self._send("GET", path, plane=plane)
             if code == 200 and body and body.get("status") == status:
                 return True
+            if self.gave_up:
+                return False
             time.sleep(0.5)  # a client polling an asynchronous resource, as the service asks
         return False
 
     def _create_known(self, report: Report) -> None:
         suffix = secrets.token_hex(4)
         code, workspace = self._send("POST", "/v1/workspaces", {"name": f"{NAME_PREFIX}{suffix}", "description": "mockfabric verify"})
-        if code != 200:
-            self.progress(f"  setup: could not create a workspace ({code}): fuzzing with generated ids only")
+        if code != 200 or not _has_ids(workspace, "id"):
+            self.progress(f"  setup: could not create a workspace ({code or 'no answer'}): fuzzing with generated ids only")
             return
         ws = self.known["workspace_id"] = workspace["id"]
         code, model = self._send(
             "POST", f"/v1/workspaces/{ws}/models", {"name": f"{NAME_PREFIX}model-{suffix}", "type": "LLM_MODEL", "version": {"name": "v1"}}
         )
-        if code == 200:
+        if code == 200 and _has_ids(model, "id", "version_id"):
             self.known["model_id"], self.known["version_id"] = model["id"], model["version_id"]
         if not self.allow_billable:
             return
@@ -304,40 +337,57 @@ class Harness:
             "reserved_resource": {"mu": {"spec_code": "mu.llama3.8b", "min": 0, "max": 2}},
         }
         code, created = self._send("POST", f"/v1/workspaces/{ws}/endpoints", endpoint)
-        if code != 200 or not self._wait_for(f"/v1/workspaces/{ws}/endpoints/{created['id']}", "admin"):
+        if code != 200 or not _has_ids(created, "id") or not self._wait_for(f"/v1/workspaces/{ws}/endpoints/{created['id']}", "admin"):
             self.progress("  setup: the endpoint did not become RUNNING: instance operations use generated ids")
             return
         self.known["endpoint_id"] = created["id"]
         deploy = {"source": {"id": self.known.get("model_id", "")}, "name": f"{NAME_PREFIX}instance-{suffix}", "endpoint_id": created["id"]}
         code, instance = self._send("POST", f"/v1/workspaces/{ws}/services/instances", deploy, plane="ep")
-        if code == 200 and self._wait_for(f"/v1/workspaces/{ws}/services/instances/{instance['id']}", "ep"):
+        if code == 200 and _has_ids(instance, "id") and self._wait_for(f"/v1/workspaces/{ws}/services/instances/{instance['id']}", "ep"):
             self.known["instance_id"] = instance["id"]
 
     def _cleanup(self) -> None:
         """Delete every workspace whose name starts with the harness prefix, contents first (best effort, bounded)."""
         code, listed = self._send("GET", f"/v1/workspaces?name={NAME_PREFIX}&limit=100")
-        if code != 200:
+        if code != 200 or listed is None:
             return
-        for workspace in listed.get("workspaces", []):
-            if not workspace["name"].startswith(NAME_PREFIX):
-                continue
-            self._empty_workspace(workspace["id"])
+        for workspace in _items(listed, "workspaces"):
+            if str(workspace.get("name", "")).startswith(NAME_PREFIX):
+                self._empty_workspace(str(workspace["id"]))
 
     def _empty_workspace(self, ws: str) -> None:
+        """Delete the workspace's contents, then it; tried again until wait_timeout has passed (once at least)."""
         deadline = time.monotonic() + self.wait_timeout
-        while time.monotonic() < deadline:
+        while not self.gave_up:
             _, instances = self._send("GET", f"/v1/workspaces/{ws}/services/instances?limit=100", plane="ep")
-            for item in (instances or {}).get("service_instances", []):
+            for item in _items(instances, "service_instances"):
                 self._send("DELETE", f"/v1/workspaces/{ws}/services/instances/{item['id']}", plane="ep")
             _, models = self._send("GET", f"/v1/workspaces/{ws}/models?limit=100")
-            for item in (models or {}).get("models", []):
+            for item in _items(models, "models"):
                 self._send("DELETE", f"/v1/workspaces/{ws}/models/{item['id']}")
             _, endpoints = self._send("GET", f"/v1/workspaces/{ws}/endpoints?limit=100")
-            for item in (endpoints or {}).get("endpoints", []):
+            for item in _items(endpoints, "endpoints"):
                 self._send("DELETE", f"/v1/workspaces/{ws}/endpoints/{item['id']}")
-            if self._send("DELETE", f"/v1/workspaces/{ws}")[0] == 200:
+            if self._send("DELETE", f"/v1/workspaces/{ws}")[0] == 200 or time.monotonic() >= deadline:
                 return
             time.sleep(1.0)  # asynchronous deletions on the service take their time
+
+
+def _success_media(operation: dict[str, Any]) -> tuple[str, ...]:
+    """The media types the operation's 2xx answers are documented with."""
+    responses = operation.get("responses") or {}
+    return tuple(media for status, answer in responses.items() if str(status).startswith("2") for media in (answer.get("content") or {}))
+
+
+def _has_ids(answer: dict[str, Any] | None, *names: str) -> bool:
+    """Whether an answer names the ids a created resource must have (a target that is not the service may not)."""
+    return answer is not None and all(isinstance(answer.get(name), str) and answer[name] for name in names)
+
+
+def _items(answer: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """A list answer's items that carry an id (nothing, when the answer is not a list answer)."""
+    listed = answer.get(key) if answer is not None else None
+    return [item for item in listed if isinstance(item, dict) and isinstance(item.get("id"), str)] if isinstance(listed, list) else []
 
 
 def _order(operation: Any) -> tuple[int, str]:

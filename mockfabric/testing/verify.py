@@ -19,21 +19,27 @@ from .targets import Target
 
 NOT_REACHED_SHARE = 0.5  # a run whose answers are mostly not the service's own tested nothing (verify --help says so)
 CHECK = {
-    "no-such-api": "check --base-url's path (the admin plane's root, e.g. http://127.0.0.1:8080, no /v1) and --ep-url",
+    "no-such-api": "check --base-url's path (the admin plane's root, e.g. http://127.0.0.1:8080, no /v1) and --ep-url's",
     "refused": "check --token, or --ak/--sk/--project-id",
-    "server-error": "the target is failing: look at its logs",
+    "throttled": "the target throttled the run: lower --max-examples or raise its rate limit",
+    "server-error": "the target is failing (look at its logs), or --base-url/--ep-url name another server",
     "no-response": "the target dropped or refused connections: check it is up and --base-url/--ep-url",
     "other": "check --base-url and --ep-url name the service's planes",
 }
 
 
 def reached(report: Report) -> tuple[list[str], list[str]]:
-    """(operations that got at least one answer that is the service's own, those that sent requests, got none and
-    raised no finding). An operation whose answers raised findings (a 5xx is one) was reached: its findings say what
-    is wrong with it, and the run does not conform."""
+    """(operations that got at least one answer that is the service's own, those that sent requests and got none).
+    A 5xx counts as reached: the service answered, failing, and its findings make the run not conform; findings on
+    answers that are not the service's (an HTML page, a throttling 429) do not."""
     exercised = [(name, r) for name, r in report.operations.items() if r.answers and name != "stateful (links)"]
     got = [n for n, r in exercised if r.answers["service"]]
-    return got, [n for n, r in exercised if not r.answers["service"] and not r.findings]
+    return got, [n for n, r in exercised if not r.answers["service"] and not r.answers["server-error"]]
+
+
+def successes(report: Report) -> int:
+    """How many answers of the run were a 2xx."""
+    return sum(count for r in report.operations.values() for status, count in r.statuses.items() if status.startswith("2"))
 
 
 def unreached_verdict(report: Report) -> str | None:
@@ -48,28 +54,38 @@ def unreached_verdict(report: Report) -> str | None:
     foreign = total - answers["service"]
     if foreign >= NOT_REACHED_SHARE * total:
         kind, count = max(((k, v) for k, v in answers.items() if k != "service"), key=lambda kv: kv[1])
-        label = {"refused": "credentials rejected", "no-such-api": "no such API"}.get(kind, kind)
+        label = {"refused": "credentials rejected", "no-such-api": "no such API", "other": "not the service"}.get(kind, kind)
         return (
             f"{label}: {foreign} of {total} answers were not the service's own ({count} {kind}: {ANSWER_CLASSES[kind]}), "
             f"so the run tested nothing; {CHECK[kind]}"
         )
+    if not successes(report):
+        return (
+            f"no request succeeded: none of {total} answers was a 2xx, so the run never showed it reached the service "
+            "(a fresh tenant's lists and creations succeed); check --base-url, --ep-url and the credential"
+        )
     _, missed = reached(report)
     if missed:
+        got: Counter[str] = Counter()
+        for name in missed:
+            got.update(report.operations[name].answers)
+        kind = got.most_common(1)[0][0]
+        named = ", ".join(f"{name}: {report.operations[name].answers.most_common(1)[0][0]}" for name in missed[:8])
         return (
-            f"{len(missed)} operation(s) never got an answer that is the service's own ({', '.join(missed[:8])}"
-            f"{', ...' if len(missed) > 8 else ''}), so they were not tested; check their plane's URL (--ep-url) and the credential"
+            f"{len(missed)} operation(s) never got an answer that is the service's own ({named}"
+            f"{', ...' if len(missed) > 8 else ''}), so they were not tested; {CHECK[kind]}"
         )
     return None
 
 
-def isolated_run(target: Target, note: Callable[[str], None]) -> Target:
+def isolated_run(target: Target, note: Callable[[str], None], timeout: float = 30.0) -> Target:
     """The emulator target a run uses when no project was named: a fresh `mfv-…` tenant of its own (X-Project-Id,
     or the signed project) when the emulator lets the credential pick one, so the run starts from empty state and
     touches nobody else's; else, when the credential's project is fixed (`--auth strict` refuses another), no tenant
     at all: the run works in the credential's own project, names what it creates `mfv-…` and deletes it at the end,
     and `note` says so. One GET decides: a tenant of its own answered, not refused (401/403)."""
     own = replace(target, tenant="mfv-" + secrets.token_hex(6))
-    if not _refused(own) or _refused(replace(target, tenant=None)):
+    if not _refused(own, timeout) or _refused(replace(target, tenant=None), timeout):
         return own  # refused either way: the verdict says the credential was rejected
     note(
         "  the credential's project is fixed (the emulator refuses another X-Project-Id): the run uses it, names what it "
@@ -78,11 +94,11 @@ def isolated_run(target: Target, note: Callable[[str], None]) -> Target:
     return replace(target, tenant=None)
 
 
-def _refused(target: Target) -> bool:
+def _refused(target: Target, timeout: float) -> bool:
     """Whether the target refuses (401/403) this target's credential and tenant on ListWorkspaces."""
     headers = {"Content-Type": "application/json", **target.headers()}
     try:
-        answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=30)
+        answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=timeout)
     except requests.RequestException:
         return False  # the run meets the same and says so
     return answer.status_code in (401, 403)
@@ -101,9 +117,9 @@ def run_verify(args: argparse.Namespace) -> int:
         security_token=args.security_token,
         tenant=args.project_id,
     )
-    if not (args.real or args.project_id):
-        target = isolated_run(target, note=lambda line: print(line, flush=True))
     print(f"mockfabric verify: {target.describe()} (seed {args.seed}, {args.max_examples} examples per operation and mode)", flush=True)
+    if not (args.real or args.project_id):
+        target = isolated_run(target, note=lambda line: print(line, flush=True), timeout=args.request_timeout)
     harness = Harness(
         target,
         max_examples=args.max_examples,
@@ -112,10 +128,11 @@ def run_verify(args: argparse.Namespace) -> int:
         allow_billable=args.allow_billable,
         stateful=args.stateful,
         wait_timeout=args.wait_timeout,
+        request_timeout=args.request_timeout,
         progress=lambda line: print(line, flush=True),
     )
     report = harness.run()
-    report.unreached = unreached_verdict(report)
+    report.unreached = f"no-response: {harness.gave_up}; {CHECK['no-response']}" if harness.gave_up else unreached_verdict(report)
     if args.report:
         write_json(report, args.report)
     if args.junit_xml:

@@ -119,3 +119,17 @@ def test_verify_respects_a_credential_whose_project_is_fixed(strict_url: str, tm
         assert "the credential's project is fixed" in result.stdout
     listed = requests.get(f"{strict_url}/v1/workspaces?limit=100", headers={"X-Auth-Token": "the-right-token"}, timeout=10).json()
     assert [w for w in listed["workspaces"] if w["status"] != "DELETING"] == []  # what the run created in p1 is gone
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "documented", "kind"),
+    [
+        (200, "application/json", (), "service"),
+        (200, "text/event-stream; charset=utf-8", (), "service"),
+        (200, "text/html", (), "other"),  # a web server's page, not the service's success
+        (200, "text/plain", ("text/plain",), "service"),  # ... unless the operation documents it (the health check)
+        (429, "application/json", (), "throttled"),
+    ],
+)
+def test_successes_are_the_services_only_in_its_media_types(status: int, content_type: str, documented: tuple[str, ...], kind: str) -> None:
+    assert answer_class(status, b"x", content_type, documented) == kind
