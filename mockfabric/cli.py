@@ -141,7 +141,7 @@ def _verify_parser(sub: Any) -> None:
         dest="request_timeout",
         type=_typed(parse_float),
         default=60.0,
-        help="seconds each answer may take to begin, and to send each next piece; after 8 requests in a row without an "
+        help="seconds each answer may take in all (its reads, and the whole of it); after 8 requests in a row without an "
         "answer the run stops and fails (default: %(default)s)",
     )
     verify.add_argument(

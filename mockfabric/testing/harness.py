@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
 from .checks import MAX_STREAM_EVENTS, finding_of, own_checks, request_of
+from .deadline import AnswerDeadline, answer_deadline
 from .drift import Finding, OperationResult, Report, answer_class
 from .targets import NAME_PREFIX, Target
 
@@ -191,7 +192,8 @@ class Harness:
             _prefix_names(case)
         kwargs = self._call_kwargs(case)
         try:
-            response = case.call(**kwargs)
+            with answer_deadline(self.request_timeout):
+                response = case.call(**kwargs)
         except Exception as exc:  # a transport failure is a finding too (e.g. the server dropped the connection)
             self._no_answer(exc)
             result.requests += 1
@@ -295,8 +297,12 @@ class Harness:
             return 0, None
         base = self.target.base_url(plane)
         try:
-            response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=self.request_timeout)
-        except requests.RequestException as exc:  # setup and cleanup go on without it; the verdict counts the run's answers
+            with answer_deadline(self.request_timeout):
+                response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=self.request_timeout)
+        except (
+            requests.RequestException,
+            AnswerDeadline,
+        ) as exc:  # setup and cleanup go on without it; the verdict counts the run's answers
             self._no_answer(exc)
             return 0, None
         self._silent = 0

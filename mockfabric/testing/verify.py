@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import requests
 
+from .deadline import AnswerDeadline, answer_deadline
 from .drift import ANSWER_CLASSES, Report, summary_table
 from .harness import Harness
 from .reports import write_html, write_json, write_junit
@@ -98,8 +99,9 @@ def _refused(target: Target, timeout: float) -> bool:
     """Whether the target refuses (401/403) this target's credential and tenant on ListWorkspaces."""
     headers = {"Content-Type": "application/json", **target.headers()}
     try:
-        answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=timeout)
-    except requests.RequestException:
+        with answer_deadline(timeout):
+            answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=timeout)
+    except (requests.RequestException, AnswerDeadline):
         return False  # the run meets the same and says so
     return answer.status_code in (401, 403)
 

@@ -52,6 +52,22 @@ def silent_on_writes(stop: threading.Event) -> Answer:
     return answer
 
 
+def trickling(stop: threading.Event) -> Answer:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(400)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        while not stop.wait(0.5):  # a byte every half second: each read gets one in time, the answer never ends
+            try:
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+            except OSError:
+                return
+
+    return answer
+
+
 class Fake:
     """A stdlib HTTP server on 127.0.0.1 that answers every method and path with `answer`."""
 
@@ -171,3 +187,17 @@ def test_a_flag_that_cannot_be_used_is_one_line_at_once(flags: list[str], messag
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     refused_in_one_line(result, message)
     assert result.stdout == ""
+
+
+@pytest.mark.slow
+def test_a_target_that_trickles_its_answers_ends_the_run_in_bounded_time(tmp_path: Path) -> None:
+    """Each read gets a byte in time, so only a deadline on the whole answer (--request-timeout) ends it."""
+    stop = threading.Event()
+    with Fake(trickling(stop)) as fake:
+        started = time.monotonic()
+        try:
+            result = verify(fake.url, tmp_path, "--request-timeout", "2", "--read-only", timeout=180)
+        finally:
+            stop.set()
+    refused_in_one_line(result, "no-response", "stopped answering")
+    assert time.monotonic() - started < 90
