@@ -34,6 +34,31 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 RequestHook = Callable[[Scope], Callable[[], None]]  # told when a request reaches the app; returns "it has ended"
+
+
+class Served:
+    """What became of one request, for the access log: its status, request id, the WSGI environ it was served with
+    (None when refused before the app ran) and how long it took, its stream included."""
+
+    __slots__ = ("environ", "request_id", "seconds", "status")
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.request_id: str | None = None
+        self.environ: dict[str, Any] | None = None
+        self.seconds = 0.0
+
+    def watching(self, send: Send) -> Send:
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.status = message["status"]
+                self.request_id = next((v.decode("latin-1") for k, v in message.get("headers", ()) if k.lower() == b"x-request-id"), None)
+            await send(message)
+
+        return watched
+
+
+AccessHook = Callable[[Scope, Served], None]  # told when a request is over, its answer (and stream) sent or cut
 INLINE_BODY = 64 * 1024  # public requests with bodies up to this are answered on the event loop (~0.1-1 ms each)
 BODY_BUDGET = 256 * 1024 * 1024  # bytes of request bodies held at once, all connections together (~21 of the largest)
 TURN_SECONDS = 0.001  # requests answered on the loop per loop iteration, at most (then timers and sockets get a turn)
@@ -128,8 +153,10 @@ class AsgiFront:
         read_timeout: float,
         backlog_limit: int = BACKLOG_LIMIT,
         on_request: RequestHook | None = None,
+        on_served: AccessHook | None = None,
     ) -> None:
         self.app = wsgi_app
+        self.on_served = on_served
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mockfabric-worker")
         self.max_body, self.read_timeout, self.backlog_limit = max_body, read_timeout, backlog_limit
         self.on_request = on_request
@@ -141,17 +168,22 @@ class AsgiFront:
         if scope["type"] != "http":  # lifespan and websockets are switched off in the server's config
             return
         ended = self.on_request(scope) if self.on_request is not None else None
+        served = Served() if self.on_served is not None else None
+        started = time.perf_counter()
         try:
-            await self._serve(scope, receive, send)
+            await self._serve(scope, receive, send if served is None else served.watching(send), served)
         finally:
             if ended is not None:
                 ended()
+            if served is not None and self.on_served is not None:
+                served.seconds = time.perf_counter() - started
+                self.on_served(scope, served)
 
     def close(self) -> None:
         """Let the worker threads go once they are done (they hold nothing long: no stream, no latency)."""
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, served: Served | None) -> None:
         try:
             body = await read_body(scope, receive, self.max_body, self.read_timeout, self.bodies)
         except ApiError as refusal:
@@ -160,12 +192,14 @@ class AsgiFront:
         except ClientGone:
             return
         try:
-            await self._answer(scope, receive, send, body)
+            await self._answer(scope, receive, send, body, served)
         finally:
             self.bodies.give(len(body))
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, body: bytes, served: Served | None) -> None:
         environ = environ_of(scope, body)
+        if served is not None:
+            served.environ = environ
         handover = environ[ENVIRON_KEY] = Handover()
         if len(body) <= INLINE_BODY and not scope["path"].startswith(CONTROL_PREFIX):
             answer = await self.turns.run(partial(call_wsgi, self.app, environ))

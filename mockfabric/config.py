@@ -18,6 +18,7 @@ AUTH_MODES = ("off", "default", "strict")
 POLICIES = ("time", "polls", "manual", "instant")
 RESOURCE_KINDS = ("endpoint", "service_instance", "job_run")
 COMPLETION_MODES = ("generate", "echo")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 FIRST_CHUNKS = ("content", "empty")
 CONTROL_TOKEN_HEADER = "X-Mockfabric-Control-Token"
 OVER_CAPACITY = ("queue", "refuse")  # what an invocation past an endpoint's capacity gets
@@ -275,6 +276,15 @@ class Settings:
         parse_rate_limits,
         "API Gateway throttling per tenant and operation, e.g. InvokeModelService=60/min,ListWorkspaces=5/s: past it, "
         "429 APIG.0308, counted on the emulator's clock (default: none)",
+    )
+    quiet: bool = _setting(
+        False, parse_bool, "no access log: without it serve writes one line per request on standard error (default false)"
+    )
+    log_level: str = _setting(
+        "info",
+        str,
+        "what serve logs on standard error: info (an access line per request, and warnings), warning, error, or debug",
+        choices=LOG_LEVELS,
     )
     allowed_hosts: tuple[str, ...] = _setting(
         (),

@@ -33,17 +33,20 @@ from typing import Any, TextIO
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .asgi import AsgiFront
+from .asgi import AsgiFront, Served
 from .config import ConfigError, Settings
 from .errors import ApiError, HeadTooLarge, MalformedRequest, RequestTimeout, new_request_id
 from .fixture.answers import FixtureError
 from .identities import CredentialsError
 from .persistence import StateFileError
+from .redaction import redact_query
 from .service.catalog import CatalogError
 from .web.app import create_app
 from .web.errors import MAX_BODY
+from .web.front import EXCHANGE
 
 log = logging.getLogger("mockfabric")
+access_log = logging.getLogger("mockfabric.access")
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 KEEP_ALIVE_SECONDS = 30  # an idle connection between requests is closed after this long
 CONNECTION_LIMIT = 4096  # connections (or requests in progress) past which new requests are answered 503
@@ -141,6 +144,47 @@ class _HeadBound:
         self.counted += len(data) if end < 0 else end + len(HEAD_END) - len(self.tail)
         self.tail = data[-(len(HEAD_END) - 1) :]
         return self.counted <= self.limit
+
+
+def _printable(text: str, limit: int = 512) -> str:
+    """`text` for one log line: control characters and quotes escaped (a path with %0A cannot forge a line), bounded."""
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(ch if " " <= ch != '"' and ch != "\x7f" else f"\\x{ord(ch):02x}" for ch in cut)
+
+
+def access_line(scope: dict[str, Any], served: Served) -> str:
+    """One request as the access log shows it: client, method, path (secret query values redacted), status, duration,
+    tenant, request id, and what became of a stream that did not end normally."""
+    exchange = served.environ.get(EXCHANGE) if served.environ is not None else None
+    tenant = getattr(exchange, "tenant", None)
+    entry = getattr(exchange, "entry", None)
+    outcome = getattr(entry, "outcome", None)
+    query = scope.get("query_string", b"").decode("latin-1")
+    target = _printable(scope.get("path", "") + (f"?{redact_query(query)}" if query else ""))
+    client = scope.get("client") or ("-", 0)
+    line = (
+        f'{client[0]}:{client[1]} "{scope.get("method", "-")} {target}" {served.status or "-"} {served.seconds * 1000:.1f} ms '
+        f"tenant={_printable(tenant or '-', 64)} id={served.request_id or '-'}"
+    )
+    return line + (f" ({_printable(outcome, 200)})" if outcome else "")
+
+
+def log_access(scope: dict[str, Any], served: Served) -> None:
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info("%s", access_line(scope, served))
+
+
+def configure_logging(settings: Settings, stream: TextIO) -> None:
+    """serve's log on `stream`: the access log (one line per request) at info, unless quiet; warnings always."""
+    level = logging.WARNING if settings.quiet else getattr(logging, settings.log_level.upper())
+    logger = logging.getLogger("mockfabric")
+    logger.setLevel(level)
+    if not any(getattr(handler, "mockfabric", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.mockfabric = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False
 
 
 def _raw_answer(error: ApiError, reason: str) -> bytes:
@@ -356,6 +400,7 @@ class Server(BoundServer):
             read_timeout=settings.read_timeout,
             backlog_limit=settings.stream_backlog,
             on_request=deadlines.request_started,
+            on_served=log_access,
         )
         config = uvicorn.Config(
             self.front,
@@ -396,6 +441,7 @@ def serve(
         server = Server(settings)
     except (StateFileError, CredentialsError, CatalogError, ConfigError, FixtureError) as exc:
         raise ServeError(str(exc)) from None
+    configure_logging(settings, sys.stderr)
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()
     seed = "random seed" if settings.seed is None else f"seed {settings.seed}"
