@@ -226,7 +226,10 @@ class Settings:
     )
     shutdown_timeout: float = _setting(10.0, parse_float, "seconds in-flight requests and streams get to finish on SIGTERM (default 10)")
     read_timeout: float = _setting(
-        10.0, parse_float, "seconds a client may pause while sending a request, or stop reading a stream, before it is dropped (default 10)"
+        10.0,
+        parse_float,
+        "seconds a request head may take in all, a body may pause, or a stream's reader may take nothing, before the "
+        "connection is dropped (default 10)",
     )
     stream_backlog: int = _setting(
         4 * 1024 * 1024, parse_int, "bytes of a stream a client may leave unread before its connection is closed (default 4194304, 4 MiB)"

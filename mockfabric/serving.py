@@ -11,8 +11,9 @@ request head; `ReadDeadlines` adds that, so a thousand half-sent requests are dr
 instead of being held for ever. It goes through the protocol class uvicorn's typed `http=` setting takes: a
 subclass of the class `--http httptools` names, overriding asyncio.Protocol's own methods, and one method of
 uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format).
-The request head is bounded (`MAX_HEAD`) before the parser reads it; to know where a head begins and ends it also
-extends uvicorn's two httptools callbacks `on_message_begin` and `on_headers_complete` (calling them first / last).
+The request head is bounded (`MAX_HEAD`) before the parser reads it, and so are chunk framing and trailers; to know
+where a head begins and ends and where body bytes are, it also extends uvicorn's httptools callbacks
+`on_message_begin`, `on_headers_complete` and `on_body` (calling uvicorn's own too).
 Those methods are not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
 test_hostile_clients.py exercise both over real sockets.
 """
@@ -119,31 +120,47 @@ class _HeadBound:
     """Counts the bytes of the request head a connection is sending, before the parser sees them: httptools joins a
     header's pieces by concatenation, so a 64 MB header line cost seconds of the event loop before any check could
     run. A head is counted from the parser's message begin (or the connection's start) to its blank line; body bytes
-    are not counted. Bytes of a pipelined head that arrive in the same read as the previous request's end are not
-    counted either: at most one read (256 KiB) past the bound."""
+    are not counted. After a head, what is neither head nor body (chunk sizes and extensions, trailers, which httptools
+    joins the same way) is counted between two pieces of body, and is bounded the same. Bytes of a pipelined head
+    that arrive in the same read as the previous request's end are not counted: at most one read (256 KiB) past."""
 
-    __slots__ = ("counted", "in_head", "limit", "tail")
+    __slots__ = ("begun", "body_seen", "counted", "gap", "in_head", "limit", "tail")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_head = True  # a new connection owes its first head
-        self.counted = 0
+        self.counted = self.gap = 0
         self.tail = b""
+        self.begun = self.body_seen = False
 
     def begin(self) -> None:
-        self.in_head, self.counted, self.tail = True, 0, b""
+        """A message begins (during a read): its head is counted from the next read on; this read's tail, which may
+        hold the start of its blank line, is kept."""
+        self.in_head, self.counted, self.begun = True, 0, True
 
     def complete(self) -> None:
-        self.in_head = False
+        self.in_head, self.gap = False, 0
+
+    def body(self) -> None:
+        self.body_seen = True
 
     def admit(self, data: bytes) -> bool:
-        """False once the head being sent is longer than the bound."""
+        """Before the parser reads `data`: False once the head being sent is longer than the bound."""
+        self.begun = self.body_seen = False
         if not self.in_head:
             return True
         end = (self.tail + data).find(HEAD_END)
         self.counted += len(data) if end < 0 else end + len(HEAD_END) - len(self.tail)
-        self.tail = data[-(len(HEAD_END) - 1) :]
+        self.tail = (self.tail + data)[-(len(HEAD_END) - 1) :]
         return self.counted <= self.limit
+
+    def read(self, size: int) -> bool:
+        """After the parser read `size` bytes: False once what came after a head without being body (chunk framing,
+        trailers) is longer than the bound."""
+        if self.in_head or self.begun:
+            return True
+        self.gap = 0 if self.body_seen else self.gap + size
+        return self.gap <= self.limit
 
 
 def _printable(text: str, limit: int = 512) -> str:
@@ -252,11 +269,25 @@ class ReadDeadlines:
                 if watch is not None:
                     watch.heard = True
                     watch.arm()
-                if not self.mockfabric_head.admit(data):
-                    self.transport.write(_head_too_large_answer())
-                    self.transport.close()
+                head = self.mockfabric_head
+                if not head.admit(data):
+                    self.mockfabric_refuse_head()
                     return
                 super().data_received(data)
+                if not head.read(len(data)) and not self.transport.is_closing():
+                    self.mockfabric_refuse_head()
+
+            def mockfabric_refuse_head(self) -> None:
+                """431 and close; when a request of this connection is still being answered, close only: a status
+                line written now would land inside that answer."""
+                watch = self.mockfabric_watch
+                if watch is None or not watch.pending:
+                    self.transport.write(_head_too_large_answer())
+                self.transport.close()
+
+            def on_body(self, body: bytes) -> None:
+                self.mockfabric_head.body()
+                super().on_body(body)
 
             def on_message_begin(self) -> None:
                 super().on_message_begin()

@@ -5,6 +5,7 @@ emulator and on the proxy (which serve through the same protocol)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -17,6 +18,7 @@ from mockfabric import MockFabric
 from mockfabric.serving import MAX_HEAD
 
 from ..proxy.running import RunningProxy
+from .flow import deploy
 
 PIECE = 4096
 WAIT_FOR_ANSWER = 0.05  # seconds to look for an answer after each piece sent
@@ -115,3 +117,73 @@ def test_pipelined_requests_each_get_their_own_bound(emulator: str) -> None:
         client.sendall((one + two).encode())
         answers = read_until_closed(client)
     assert answers.count(b"HTTP/1.1 200") == 2, answers[:300]
+
+
+def send_until_closed(url: str, first: bytes, piece: bytes, total: int) -> tuple[bytes, int]:
+    """Sends `first`, then `piece` until `total` bytes or the server closes; what came back and how much was sent."""
+    with socket.create_connection(address(url), timeout=10) as client:
+        client.sendall(first)
+        sent = 0
+        while sent < total:
+            try:
+                client.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+            if select.select([client], [], [], WAIT_FOR_ANSWER)[0]:
+                break
+        try:
+            return read_until_closed(client), sent
+        except ConnectionResetError:
+            return b"", sent
+
+
+def test_a_trailer_over_the_bound_is_refused_like_a_head(emulator: str) -> None:
+    """Trailers of a chunked body are parsed like headers (joined piece by piece): a 64 MB one froze the loop."""
+    chunked = b"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer, sent = send_until_closed(emulator, chunked + b"5\r\nhello\r\n0\r\nX-Trailer: ", b"a" * PIECE, 16 * MAX_HEAD)
+    assert sent <= 2 * MAX_HEAD, f"the server read {sent} bytes of trailer"
+    assert b"HTTP/1.1 200" not in answer and b"HTTP/1.1 201" not in answer, answer[:300]
+    with socket.create_connection(address(emulator), timeout=10) as client:  # and it serves on
+        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert status_and_body(read_until_closed(client))[0] == 200
+
+
+def test_a_blank_line_split_between_two_reads_does_not_count_the_body_as_head(emulator: str) -> None:
+    body = json.dumps({"name": "split", "description": "d" * 200_000}).encode()
+    head = (
+        f"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Project-Id: heads\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    for split in (1, 2, 3):
+        with socket.create_connection(address(emulator), timeout=10) as client:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.sendall(head[:-split])
+            select.select([client], [], [], 0.2)  # let the server read the first part on its own
+            client.sendall(head[-split:] + body)
+            status, answer = status_and_body(read_until_closed(client))
+        assert status == 400 and json.loads(answer)["error_code"].startswith("dataartsfabric."), (split, answer[:300])
+
+
+def test_a_huge_head_pipelined_behind_a_running_stream_closes_it_without_a_status_line_inside(emulator: str) -> None:
+    fabric = MockFabric.connect(emulator, tenant="heads-stream")
+    deployed = deploy(fabric)
+    fabric.advance(10)
+    fabric.set_timing(deployed.instance, ttft_ms=20, itl_ms=30)
+    body = json.dumps({"messages": [{"role": "user", "content": "a long story"}], "stream": True, "max_tokens": 40}).encode()
+    path = deployed.invoke_url.removeprefix(emulator)
+    named = "".join(f"{k}: {v}\r\n" for k, v in fabric.headers.items())
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{named}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(head.encode() + body)
+        first = client.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200"), first[:300]
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * (16 * MAX_HEAD) + b"\r\n\r\n")
+        try:
+            rest = read_until_closed(client)
+        except ConnectionResetError:
+            rest = b""
+    answers = first + rest
+    if b"HTTP/1.1 431" in answers:  # only once the stream's answer is whole: its last chunk, then the refusal
+        assert answers.index(b"HTTP/1.1 431") > answers.index(b"data: [DONE]\n\n\r\n0\r\n\r\n"), answers[-400:]
