@@ -27,6 +27,17 @@ class Event:
     data: str
 
 
+def _line_ends(chunk: bytes) -> bytes:
+    """SSE's three line ends (CRLF, LF, CR alone) spelled LF, so that one search finds every event's end; a CR that
+    ends the piece is left as CR: the next piece may begin with its LF."""
+    if b"\r" not in chunk:
+        return chunk
+    held = chunk.endswith(b"\r")
+    body = chunk[:-1] if held else chunk
+    body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return body + b"\r" if held else body
+
+
 @dataclass
 class Exchange:
     seq: int
@@ -97,11 +108,11 @@ class Exchange:
 
     def _keep_events(self, chunk: bytes) -> None:
         pending = self._pending
-        if pending.endswith(b"\r"):  # a CRLF split between two pieces
+        if pending.endswith(b"\r"):  # a CR that may be the first half of a CRLF split between two pieces
             del pending[-1]
             chunk = b"\r" + chunk
             self._searched = min(self._searched, max(0, len(pending) - 1))
-        pending += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk  # one spelling of line ends
+        pending += _line_ends(chunk)
         start = 0
         while not self._full and (end := pending.find(b"\n\n", self._searched)) >= 0:
             self._event(bytes(pending[start:end]))
@@ -120,6 +131,12 @@ class Exchange:
         self._pending.clear()
 
     def _event(self, block: bytes) -> None:
+        """One event's block; every block counts against KEEP_BYTES, comments and data-less events too (decoding
+        a compressed stream of comments must stop like any other)."""
+        if self._kept + len(block) + 2 > KEEP_BYTES:  # the block and its blank line: at least what its data holds
+            self._stop(f"stream over {KEEP_BYTES} bytes: not checked past them")
+            return
+        self._kept += len(block) + 2
         lines = block.decode("utf-8", errors="replace").split("\n")
         data = [line[5:].lstrip(" ") for line in lines if line.startswith("data:")]
         if not data:
@@ -127,14 +144,14 @@ class Exchange:
         if len(self.events) >= KEEP_EVENTS:
             self._stop(f"stream over {KEEP_EVENTS} events: not checked past them")
             return
-        if self._kept + len(block) > KEEP_BYTES:  # the block's bytes: at least what its data holds
-            self._stop(f"stream over {KEEP_BYTES} bytes: not checked past them")
-            return
-        self._kept += len(block)
         self.events.append(Event(round((time.monotonic() - self.started) * 1000, 3), "\n".join(data)))
 
     def ended(self) -> None:
         """The answer is over: a stream's unterminated last event is kept, and named as a framing problem."""
+        if self._pending.endswith(b"\r"):  # held back in case a LF followed: none did
+            self._pending[-1:] = b"\n"
+            self._searched = max(0, len(self._pending) - 2)
+            self._keep_events(b"")
         if self._pending.strip():
             self.framing.append("the last event was not terminated by a blank line")
             self._event(bytes(self._pending))

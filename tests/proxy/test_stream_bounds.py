@@ -105,3 +105,24 @@ def test_through_the_proxy_a_gzip_bomb_passes_whole_and_the_proxy_keeps_serving(
         assert time.monotonic() - started < 5
         cuts = [result for result in report["operations"].values() if result["requests"]]
         assert cuts, report
+
+
+def test_cr_only_line_ends_end_events_too() -> None:
+    """SSE allows CR alone as a line end; such a stream used to be one unterminated event (false drift)."""
+    exchange = streaming_exchange()
+    for piece in (b"data: one\r\r", b"data: two\r", b"\r", b"data: [DONE]\r\r"):
+        exchange.took(piece)
+    exchange.ended()
+    assert [event.data for event in exchange.events] == ["one", "two", "[DONE]"] and exchange.framing == []
+
+
+def test_a_compressed_stream_of_comments_stops_being_decoded_at_the_bound() -> None:
+    """Blocks without data (comments, event names) count too: 2 GiB of `: k` comments kept the proxy decoding."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b": k\n\n" * (PIECE // 5)
+    bomb = b"".join(compressor.compress(block) for _ in range(4 * KEEP_BYTES // len(block))) + compressor.flush()
+    exchange = streaming_exchange("gzip")
+    for start in range(0, len(bomb), 16 * 1024):
+        exchange.took(bomb[start : start + 16 * 1024])
+    exchange.ended()
+    assert exchange.cut_short is not None and "bytes" in exchange.cut_short and exchange.events == []
