@@ -4,27 +4,62 @@ What must hold: no user pattern can take more than time linear in the text it is
 pattern (Python's backtracking `re` spent seconds of the event loop on `(a+)+$` against 28 characters, freezing
 every client). The engine is RE2 (google-re2): its syntax is Python's without backreferences or lookaround, and
 its `\\w`, `\\d`, `\\b` are ASCII (`\\pL`, `\\p{Han}` name the letters of other scripts). A pattern RE2 cannot take
-is refused when it is loaded, with RE2's reason.
+is refused when it is loaded, with RE2's reason; so is one whose program is over PATTERN_MEMORY, or one that would
+take the programs of all live patterns past MAX_LIVE_PROGRAM (each rule's program once cost ~9 MB).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 import re2
 
-MAX_PROGRAM_MEMORY = 64 << 20  # bytes RE2 may use for one pattern or set's program and its DFA cache
+PATTERN_MEMORY = 1 << 20  # bytes RE2 may use for one pattern's program and its DFA cache (a larger one is refused)
+SET_MEMORY = 128 << 20  # ... for a set of many patterns matched together (all live ones fit: MAX_LIVE_PROGRAM)
+MAX_LIVE_PROGRAM = 4_000_000  # RE2 instructions of all live patterns together (~16 bytes each): 10 000 plain ones fit
 
 
 class PatternError(ValueError):
     """A pattern RE2 refuses; the message says why, in one line."""
 
 
-def _options() -> re2.Options:
+def _options(max_mem: int) -> re2.Options:
     options = re2.Options()
     options.log_errors = False  # RE2 would print its own line on standard error; PatternError carries it instead
-    options.max_mem = MAX_PROGRAM_MEMORY
+    options.max_mem = max_mem
     return options
+
+
+# One Options object for every pattern: google-re2 caches compiled patterns by (pattern, options), so a fresh Options
+# per call would make each compile a miss that still takes a place in its cache of 128.
+PATTERN_OPTIONS = _options(PATTERN_MEMORY)
+SET_OPTIONS = _options(SET_MEMORY)
+
+
+class _LiveProgram:
+    """The RE2 instructions all live UserPatterns hold, so that many patterns cannot add up to gigabytes."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            if self.size + size > MAX_LIVE_PROGRAM:
+                raise PatternError(
+                    f"the patterns loaded hold {self.size} RE2 instructions; this one's {size} would pass the bound of "
+                    f"{MAX_LIVE_PROGRAM}: remove fault rules or fixtures first"
+                )
+            self.size += size
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.size -= size
+
+
+LIVE = _LiveProgram()
 
 
 def _reason(error: Exception) -> str:
@@ -44,16 +79,19 @@ def _text(text: str) -> str:
 class UserPattern:
     """One user pattern, compiled once."""
 
-    __slots__ = ("_compiled", "source")
+    __slots__ = ("__weakref__", "_compiled", "source")
 
     def __init__(self, source: str) -> None:
         """PatternError when RE2 cannot take `source`."""
         if not isinstance(source, str):
             raise PatternError(f"a regular expression is a string, not {type(source).__name__}")
         try:
-            self._compiled = re2.compile(source, _options())
+            self._compiled = re2.compile(source, PATTERN_OPTIONS)
         except re2.error as exc:
             raise PatternError(f"not a regular expression RE2 accepts ({_reason(exc)})") from None
+        size = int(self._compiled.programsize)
+        LIVE.take(size)
+        weakref.finalize(self, LIVE.give, size)
         self.source = source
 
     def search(self, text: str) -> bool:
@@ -74,7 +112,7 @@ class FullMatchSet:
 
     def __init__(self, patterns: Sequence[str]) -> None:
         """PatternError when RE2 cannot take one of `patterns` (each was accepted by UserPattern already, normally)."""
-        self._set = re2.Set.FullMatchSet(_options())
+        self._set = re2.Set.FullMatchSet(SET_OPTIONS)
         try:
             for pattern in patterns:
                 self._set.Add(pattern)

@@ -86,3 +86,27 @@ def test_fixtures_check_refuses_a_pattern_re2_cannot_take_in_one_line(tmp_path: 
     path.write_text(f'fixtures:\n  - match: {{user: {{regex: "{pattern}"}}}}\n    answer: {{content: x}}\n')
     line = refused(mockfabric("fixtures", "check", str(path)), str(path), "regex", "RE2")
     assert len(line) < 400
+
+
+def test_a_pattern_whose_program_is_huge_is_refused_and_many_cannot_add_up(served: str) -> None:
+    """`\\pL{1000}` compiled to ~9 MB of RE2 program: 60 such rules took a server to 758 MB (hostile review). One
+    program is bounded (PATTERN_MEMORY), and so are all live ones together (MAX_LIVE_PROGRAM)."""
+    fabric = MockFabric.connect(served, tenant="patterns-huge")
+    url = f"{served}/_mockfabric/faults"
+    huge = requests.post(url, json={"path": "\\pL{1000}", "status": 500, "tenant": fabric.tenant}, headers=fabric.headers, timeout=10)
+    assert huge.status_code == 400 and "too large" in huge.json()["error_msg"], huge.text
+    try:
+        answers = [
+            requests.post(
+                url, json={"path": f"[^x]{{1000}}{index}", "status": 500, "tenant": fabric.tenant}, headers=fabric.headers, timeout=10
+            )
+            for index in range(600)  # ~8 000 instructions each: past the bound of all live patterns before the end
+        ]
+        refused = [a for a in answers if a.status_code == 400]
+        assert refused and "remove fault rules or fixtures first" in refused[0].json()["error_msg"], answers[-1].text
+        assert all(a.status_code in (200, 400) for a in answers)
+    finally:
+        fabric.clear_faults()
+    again = requests.post(url, json={"path": "[^x]{1000}", "status": 500, "tenant": fabric.tenant}, headers=fabric.headers, timeout=10)
+    assert again.status_code == 200, again.text  # cleared rules give their share back
+    fabric.clear_faults()
