@@ -39,6 +39,7 @@ from .config import ConfigError, Settings
 from .errors import ApiError, HeadTooLarge, MalformedRequest, RequestTimeout, new_request_id
 from .fixture.answers import FixtureError
 from .identities import CredentialsError
+from .logs import BackgroundLog
 from .persistence import StateFileError
 from .redaction import redact_query
 from .service.catalog import CatalogError
@@ -51,6 +52,7 @@ access_log = logging.getLogger("mockfabric.access")
 FULL_COLLECTION_EVERY = 1000  # gen-1 collections per full one (CPython's default: 10)
 KEEP_ALIVE_SECONDS = 30  # an idle connection between requests is closed after this long
 CONNECTION_LIMIT = 4096  # connections (or requests in progress) past which new requests are answered 503
+LOG_DRAIN_SECONDS = 2.0  # at the end, how long the last log lines may take to be written
 MAX_HEAD = 64 * 1024  # bytes of one request head (request line and headers), as common gateways bound it
 HEAD_END = b"\r\n\r\n"
 
@@ -191,17 +193,19 @@ def log_access(scope: dict[str, Any], served: Served) -> None:
         access_log.info("%s", access_line(scope, served))
 
 
-def configure_logging(settings: Settings, stream: TextIO) -> None:
-    """serve's log on `stream`: the access log (one line per request) at info, unless quiet; warnings always."""
+def configure_logging(settings: Settings, stream: TextIO) -> BackgroundLog:
+    """serve's log on `stream`, written off the event loop: the access log (one line per request) at info, unless
+    quiet; warnings always. The handler is returned so that serve can let its last lines out at the end."""
     level = logging.WARNING if settings.quiet else getattr(logging, settings.log_level.upper())
     logger = logging.getLogger("mockfabric")
     logger.setLevel(level)
-    if not any(getattr(handler, "mockfabric", False) for handler in logger.handlers):
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.mockfabric = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    for old in [h for h in logger.handlers if isinstance(h, BackgroundLog)]:
+        logger.removeHandler(old)
+    handler = BackgroundLog(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
     logger.propagate = False
+    return handler
 
 
 def _raw_answer(error: ApiError, reason: str) -> bytes:
@@ -472,7 +476,7 @@ def serve(
         server = Server(settings)
     except (StateFileError, CredentialsError, CatalogError, ConfigError, FixtureError) as exc:
         raise ServeError(str(exc)) from None
-    configure_logging(settings, sys.stderr)
+    logged = configure_logging(settings, sys.stderr)
     (install_signals or _install_signal_handlers)(server)
     _calm_the_collector()
     seed = "random seed" if settings.seed is None else f"seed {settings.seed}"
@@ -483,6 +487,8 @@ def serve(
         server.run()
     except StateFileError as exc:  # the final save failed: the state of this run is not on disk
         raise ServeError(f"{exc}; the changes since the last good save are lost", exit_code=1) from None
+    finally:
+        logged.drain(LOG_DRAIN_SECONDS)
     _say("mockfabric stopped", out)
     return 0
 

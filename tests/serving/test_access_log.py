@@ -58,3 +58,15 @@ def test_quiet_and_a_warning_level_write_no_access_line() -> None:
         with served(*flags) as (url, lines):
             assert requests.get(f"{url}/v1/workspaces", headers={"X-Auth-Token": "t"}, timeout=10).status_code == 200
         assert not any('"GET ' in line for line in lines), (flags, lines)
+
+
+def test_a_standard_error_nobody_reads_stalls_no_request() -> None:
+    """A fixture that pipes serve's standard error and never reads it fills the pipe after a few hundred lines; the
+    log is written off the event loop, so requests go on (lines past LIMIT waiting are dropped, and counted)."""
+    with served() as (url, lines):
+        session = requests.Session()
+        session.headers.update({"X-Auth-Token": "t", "X-Project-Id": "unread"})
+        for _ in range(3000):  # ~100 bytes of log each: five times what a pipe holds
+            assert session.get(f"{url}/v1/workspaces", timeout=5).status_code == 200
+        session.close()
+    assert sum('"GET /v1/workspaces"' in line for line in lines) > 500  # written once standard error was read

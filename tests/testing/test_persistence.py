@@ -27,7 +27,7 @@ HEADERS = {"X-Auth-Token": "persisted", "X-Project-Id": "persist-project"}
 @contextmanager
 def serve(state_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--state-file", str(state_file)],
+        [sys.executable, "-m", "mockfabric", "serve", "--port", "0", "--quiet", "--state-file", str(state_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
