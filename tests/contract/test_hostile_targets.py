@@ -196,7 +196,7 @@ def test_a_target_that_trickles_its_answers_ends_the_run_in_bounded_time(tmp_pat
     with Fake(trickling(stop)) as fake:
         started = time.monotonic()
         try:
-            result = verify(fake.url, tmp_path, "--request-timeout", "2", "--read-only", timeout=180)
+            result = verify(fake.url, tmp_path, "--request-timeout", "1", "--read-only", timeout=180)
         finally:
             stop.set()
     refused_in_one_line(result, "no-response", "stopped answering")
