@@ -15,15 +15,22 @@ from mockfabric.config import Progression, Settings
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 EXAMPLES = {"dev": 6, "ci": 25}[PROFILE]
 LIVE_EXAMPLES = {"dev": 3, "ci": 10}[PROFILE]
-GENERATED: dict[str, int] = {}  # test id -> generated requests, reported in the terminal summary
+GENERATED = "generated_requests"  # the user property a harness test records, summed in the terminal summary
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if GENERATED:
+    """Read from the reports' user properties, which pytest-xdist brings back from its workers."""
+    counts = {
+        report.nodeid: value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == GENERATED and report.when == "call"
+    }
+    if counts:
         terminalreporter.section("contract harness")
-        for name, count in GENERATED.items():
-            terminalreporter.write_line(f"{name}: {count} generated requests")
-        terminalreporter.write_line(f"total: {sum(GENERATED.values())} generated requests (profile {PROFILE})")
+        for nodeid, count in counts.items():
+            terminalreporter.write_line(f"{nodeid.rsplit('::', 1)[-1]}: {count} generated requests")
+        terminalreporter.write_line(f"total: {sum(counts.values())} generated requests (profile {PROFILE})")
 
 
 @pytest.fixture

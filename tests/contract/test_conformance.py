@@ -16,9 +16,9 @@ from mockfabric.testing.targets import Target, in_process
 from .conftest import EXAMPLES, GENERATED, LIVE_EXAMPLES
 
 
-def conforms(harness: Harness, name: str) -> None:
+def conforms(harness: Harness, record: Any) -> None:
     report = harness.run()
-    GENERATED[name] = report.total_requests
+    record(GENERATED, report.total_requests)
     details = "\n".join(f"[{f.operation}] {f.check}: {f.title}\n{f.message}\nrequest: {f.request}" for f in report.findings)
     assert report.passed, summary_table(report) + "\n\n" + details
     skipped = [name for name, result in report.operations.items() if result.skipped]
@@ -26,12 +26,12 @@ def conforms(harness: Harness, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_in_process_app_conforms(instant_app: Any) -> None:
-    conforms(Harness(in_process(instant_app), max_examples=EXAMPLES, seed=7, allow_billable=True), "in-process")
+def test_in_process_app_conforms(instant_app: Any, record_property: Any) -> None:
+    conforms(Harness(in_process(instant_app), max_examples=EXAMPLES, seed=7, allow_billable=True), record_property)
 
 
 @pytest.mark.slow
-def test_live_server_conforms() -> None:
+def test_live_server_conforms(record_property: Any) -> None:
     server = subprocess.Popen(
         [
             sys.executable,
@@ -52,7 +52,7 @@ def test_live_server_conforms() -> None:
         assert server.stdout is not None
         url = server.stdout.readline().split("serving on ", 1)[1].split()[0]
         target = Target(kind="emulator", admin_url=url, ep_url=url, token="harness", tenant="mfv-live")
-        conforms(Harness(target, max_examples=LIVE_EXAMPLES, seed=8, allow_billable=True, wait_timeout=30), "live serve")
+        conforms(Harness(target, max_examples=LIVE_EXAMPLES, seed=8, allow_billable=True, wait_timeout=30), record_property)
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=15) == 0
