@@ -58,6 +58,29 @@ class Served:
         return watched
 
 
+class WholeAnswer:
+    """An answer sent in one piece with its Content-Length: its head held back, its body collected, both sent when
+    the body ends (a stream to an HTTP/1.0 client, which has no chunked framing: it waits for the whole, paced as
+    ever, then gets it at once). A stream cut before its end sends nothing: the connection just closes."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.start: Message | None = None
+        self.parts: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+            return
+        self.parts.append(message.get("body", b""))
+        if message.get("more_body") or self.start is None:
+            return
+        body = b"".join(self.parts)
+        kept = [(k, v) for k, v in self.start.get("headers", ()) if k.lower() not in (b"content-length", b"transfer-encoding")]
+        await self.send({**self.start, "headers": [*kept, (b"content-length", str(len(body)).encode())]})
+        await self.send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 AccessHook = Callable[[Scope, Served], None]  # told when a request is over, its answer (and stream) sent or cut
 INLINE_BODY = 64 * 1024  # public requests with bodies up to this are answered on the event loop (~0.1-1 ms each)
 BODY_BUDGET = 256 * 1024 * 1024  # bytes of request bodies held at once, all connections together (~21 of the largest)
@@ -205,6 +228,8 @@ class AsgiFront:
             answer = await self.turns.run(partial(call_wsgi, self.app, environ))
         else:
             answer = await asyncio.get_running_loop().run_in_executor(self.executor, call_wsgi, self.app, environ)
+        if scope.get("http_version") == "1.0" and handover.steps is not None:
+            send = WholeAnswer(send)  # no chunked framing in HTTP/1.0, and uvicorn chunks an answer without a length
         await self._send_answer(answer, handover, send, receive)
 
     async def _send_answer(self, answer: WsgiAnswer, handover: Handover, send: Send, receive: Receive) -> None:
