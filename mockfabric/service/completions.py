@@ -24,6 +24,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import RuleViolated
+from .json_answers import UnsupportedSchema, instance_of, json_object
+
 if TYPE_CHECKING:
     from ..effects import FaultEffect
 
@@ -276,7 +279,7 @@ def message_tokens(messages: list[Mapping[str, Any]]) -> list[int]:
     return [count_tokens(str(message.get("content", ""))) for message in messages]
 
 
-DELIVERY_FIELDS = ("stream", "stream_options")  # how the answer travels, not what it says
+DELIVERY_FIELDS = ("stream", "stream_options", "stop")  # how the answer travels or where it ends, not what it says
 
 
 def request_seed(seed: int | None, body: Mapping[str, Any]) -> int:
@@ -312,6 +315,7 @@ class Draft:
     unscripted: list[Answer]  # what each choice answers when nothing is scripted, cut at the limit
     seed: int = 0  # the request's own seed: what a reasoning model thinks is drawn from it
     cut: tuple[bool, ...] = ()  # whether each unscripted answer was cut at the limit
+    stops: tuple[str, ...] = ()  # `stop`: an answer ends before the first of these it holds (x-inferred)
 
 
 def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Draft:
@@ -325,7 +329,7 @@ def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Dr
         texts = [(str(messages[place].get("content", "")), counts[place])] * choices
     else:
         rng = random.Random(own_seed)
-        texts = [(text, count_tokens(text)) for text in (generated_text(rng) for _ in range(choices))]
+        texts = [(text, count_tokens(text)) for text in (_generated(body, rng) for _ in range(choices))]
     cuts = {id(text): (cut_at(text, tokens, limit), min(tokens, limit)) for text, tokens in texts}  # echo: one cut for all
     return Draft(
         limit,
@@ -333,7 +337,31 @@ def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Dr
         [cuts[id(text)] for text, _ in texts],
         own_seed,
         tuple(tokens > limit for _, tokens in texts),
+        stop_sequences(body),
     )
+
+
+def stop_sequences(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """`stop` as a tuple: one string or a list of them; empty strings stop nothing."""
+    stop = body.get("stop")
+    listed = [stop] if isinstance(stop, str) else list(stop or ())
+    return tuple(text for text in listed if text)
+
+
+def _generated(body: Mapping[str, Any], rng: random.Random) -> str:
+    """Generate mode's text: prose, or JSON when `response_format` asks for it (x-inferred: an OpenAI-compatible
+    backend answers json_object with a JSON object, json_schema with an instance of its schema)."""
+    asked = body.get("response_format") or {}
+    kind = asked.get("type", "text") if isinstance(asked, Mapping) else "text"
+    if kind == "json_object":
+        return json.dumps(json_object(rng, generated_text(rng)), ensure_ascii=False)
+    if kind == "json_schema":
+        schema = (asked.get("json_schema") or {}).get("schema", {})
+        try:
+            return json.dumps(instance_of(schema, rng), ensure_ascii=False)
+        except UnsupportedSchema as exc:
+            raise RuleViolated(str(exc), field="response_format.json_schema.schema") from None
+    return generated_text(rng)
 
 
 def build_completion(
@@ -344,7 +372,7 @@ def build_completion(
     decided = _decided(scripted, draft.limit) if scripted is not None else None
     choices = []
     for index, (text, tokens) in enumerate(draft.unscripted):
-        content = decided or (text, tokens, "length" if draft.cut[index] else "stop", None)
+        content = _stopped(decided or (text, tokens, "length" if draft.cut[index] else "stop", None), draft.stops)
         thought = _reasoning(scripted, reasoning, draft.seed + index)
         thought_tokens = count_tokens(thought) if thought is not None else 0
         choices.append(Choice(index, content[0], content[1], content[2], thought, thought_tokens, content[3]))
@@ -359,6 +387,19 @@ def _decided(scripted: Scripted, limit: int) -> tuple[str, int, str, tuple[Fragm
     finish = scripted.finish_reason if scripted.finish_reason is not None else "length" if tokens > limit else "stop"
     fragments = None if scripted.fragments is None else cut_fragments(scripted.fragments, len(content))
     return content, min(tokens, limit), finish, fragments
+
+
+def _stopped(
+    content: tuple[str, int, str, tuple[Fragment, ...] | None], stops: tuple[str, ...]
+) -> tuple[str, int, str, tuple[Fragment, ...] | None]:
+    """The content ended before the first stop sequence it holds (the sequence itself not included), then with
+    finish_reason stop; as it was when it holds none."""
+    text, _, _, fragments = content
+    found = [place for place in (text.find(stop) for stop in stops) if place >= 0]
+    if not found:
+        return content
+    kept = text[: min(found)]
+    return kept, count_tokens(kept), "stop", None if fragments is None else cut_fragments(fragments, len(kept))
 
 
 def _reasoning(scripted: Scripted | None, reasoning_model: bool, seed: int) -> str | None:

@@ -276,7 +276,7 @@ def _view(
                 return dropped
         call = parse_call(operation, current, path_values, actor, _base_url(current.environ))
         if prepare is not None:
-            call.prepared = prepare(service, call.body)  # stateless work, outside the lock every other request waits on
+            call.prepared = _prepared(prepare, service, call.body)  # stateless work, outside the lock others wait on
         with service.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
             result = binding(call)
             payload = result if isinstance(result, Invocation | bytes) or result is None else to_json(result)
@@ -292,6 +292,16 @@ def _view(
 
     view.__name__ = operation.operation_id
     return view
+
+
+def _prepared(prepare: Any, service: Service, body: Any) -> Any:
+    """What `prepare` makes of the body; a refusal naming a field names it where it was sent (the body)."""
+    try:
+        return prepare(service, body)
+    except ApiError as error:
+        if error.field is not None:
+            error.locate("body")
+        raise
 
 
 def _invocation(
