@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from mockfabric import MockFabric
 
 from ..proxy.running import RunningProxy
 from .flow import Deployed, deploy
+from .sockets import read_until_closed
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +26,6 @@ def deployed() -> Iterator[Deployed]:
         found.session.close()
 
 
-def read_until_closed(client: socket.socket, seconds: float = 20.0) -> bytes:
-    deadline = time.monotonic() + seconds
-    answer = b""
-    while time.monotonic() < deadline:
-        client.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = client.recv(65536)
-        if not chunk:
-            return answer
-        answer += chunk
-    raise AssertionError(f"still open after {seconds} s: {answer[-200:]!r}")
-
-
 def half_closed_stream(base_url: str, path: str, headers: dict[str, str]) -> bytes:
     body = json.dumps({"messages": [{"role": "user", "content": "tell me a story"}], "stream": True, "max_tokens": 12}).encode()
     named = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
@@ -45,7 +33,7 @@ def half_closed_stream(base_url: str, path: str, headers: dict[str, str]) -> byt
     with socket.create_connection(("127.0.0.1", int(base_url.rsplit(":", 1)[1])), timeout=10) as client:
         client.sendall(head.encode() + body)
         client.shutdown(socket.SHUT_WR)
-        return read_until_closed(client)
+        return read_until_closed(client, seconds=20)
 
 
 def test_a_half_closed_client_gets_its_whole_paced_stream(deployed: Deployed) -> None:

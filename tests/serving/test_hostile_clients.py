@@ -23,6 +23,7 @@ import requests
 from mockfabric import MockFabric
 
 from .flow import deploy
+from .sockets import read_until_closed
 
 HEADERS = {"X-Auth-Token": "hostile", "X-Project-Id": "hostile"}
 SHUTDOWN_TIMEOUT = 3.0
@@ -262,33 +263,20 @@ def test_1100_idle_half_sent_connections_leave_room_for_everyone_else(served: Se
     probed(served, reference_url, sit_on_connections, seconds=8).assert_unhurt(floor=2.0)
 
 
-def read_all(connection: socket.socket, deadline: float) -> bytes:
-    """Everything the server sends until it closes the connection; fails if that takes past `deadline`."""
-    answer = b""
-    while time.monotonic() < deadline:
-        connection.settimeout(max(0.01, deadline - time.monotonic()))
-        chunk = connection.recv(65536)
-        if not chunk:
-            return answer
-        answer += chunk
-    raise AssertionError(f"the server still held the connection after the read timeout: {answer[:200]!r}")
-
-
 @pytest.mark.slow
 def test_a_half_sent_request_head_is_answered_408_and_closed_after_the_read_timeout(served: Served) -> None:
     with socket.create_connection(served.address, timeout=10) as half, socket.create_connection(served.address) as silent:
         half.sendall(b"GET /healthcheck HTTP/1.1\r\nHo")
-        started = time.monotonic()
-        answer = read_all(half, started + READ_TIMEOUT + 2)
+        answer = read_until_closed(half, READ_TIMEOUT + 2)
         assert answer.startswith(b"HTTP/1.1 408") and b'"error_code": "common.00000408"' in answer, answer[:300]
-        assert read_all(silent, started + READ_TIMEOUT + 2) == b""  # nothing begun, nothing to answer: just closed
+        assert read_until_closed(silent, READ_TIMEOUT + 2) == b""  # nothing begun, nothing to answer: just closed
 
 
 @pytest.mark.slow
 def test_a_body_that_stops_arriving_is_answered_408(served: Served) -> None:
     with socket.create_connection(served.address, timeout=10) as client:
         client.sendall(served.raw_head("POST", "/v1/workspaces", 1000) + b'{"name": ')
-        answer = read_all(client, time.monotonic() + READ_TIMEOUT + 2)
+        answer = read_until_closed(client, READ_TIMEOUT + 2)
     assert answer.startswith(b"HTTP/1.1 408") and b'"error_code": "common.00000408"' in answer, answer[:300]
 
 

@@ -9,7 +9,6 @@ import contextlib
 import json
 import select
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +18,7 @@ from mockfabric.serving import MAX_HEAD
 
 from ..proxy.running import RunningProxy
 from .flow import deploy
+from .sockets import read_until_closed
 
 PIECE = 4096
 WAIT_FOR_ANSWER = 0.05  # seconds to look for an answer after each piece sent
@@ -40,37 +40,28 @@ def address(url: str) -> tuple[str, int]:
     return "127.0.0.1", int(url.rsplit(":", 1)[1])
 
 
-def read_until_closed(client: socket.socket, seconds: float = 10.0) -> bytes:
-    deadline = time.monotonic() + seconds
-    answer = b""
-    while time.monotonic() < deadline:
-        client.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = client.recv(65536)
-        except ConnectionResetError:
-            return answer
-        if not chunk:
-            return answer
-        answer += chunk
-    raise AssertionError(f"the connection was still open after {seconds} s: {answer[:200]!r}")
-
-
 def send_a_growing_header(url: str, total: int) -> tuple[bytes, int]:
-    """Sends a head with one header line of up to `total` bytes, a piece at a time, stopping once an answer arrives
-    (so that the server is not left with unread bytes); what came back and how many bytes were sent."""
+    """A head with one header line of up to `total` bytes, sent a piece at a time until an answer comes."""
+    first = b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: "
+    return send_until_closed(url, first, b"a" * PIECE, total, last=b"\r\nConnection: close\r\n\r\n")
+
+
+def send_until_closed(url: str, first: bytes, piece: bytes, total: int, last: bytes = b"") -> tuple[bytes, int]:
+    """Sends `first`, then `piece` until `total` bytes (then `last`) or until an answer arrives (so that the server is
+    not left with unread bytes); what came back and how many bytes of pieces were sent."""
     with socket.create_connection(address(url), timeout=10) as client:
-        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        client.sendall(first)
         sent = 0
         while sent < total:
             try:
-                client.sendall(b"a" * PIECE)
+                client.sendall(piece)
             except (BrokenPipeError, ConnectionResetError):
                 break
-            sent += PIECE
+            sent += len(piece)
             if select.select([client], [], [], WAIT_FOR_ANSWER)[0]:
                 break
         else:
-            client.sendall(b"\r\nConnection: close\r\n\r\n")
+            client.sendall(last)
         return read_until_closed(client), sent
 
 
@@ -117,25 +108,6 @@ def test_pipelined_requests_each_get_their_own_bound(emulator: str) -> None:
         client.sendall((one + two).encode())
         answers = read_until_closed(client)
     assert answers.count(b"HTTP/1.1 200") == 2, answers[:300]
-
-
-def send_until_closed(url: str, first: bytes, piece: bytes, total: int) -> tuple[bytes, int]:
-    """Sends `first`, then `piece` until `total` bytes or the server closes; what came back and how much was sent."""
-    with socket.create_connection(address(url), timeout=10) as client:
-        client.sendall(first)
-        sent = 0
-        while sent < total:
-            try:
-                client.sendall(piece)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(piece)
-            if select.select([client], [], [], WAIT_FOR_ANSWER)[0]:
-                break
-        try:
-            return read_until_closed(client), sent
-        except ConnectionResetError:
-            return b"", sent
 
 
 def test_a_trailer_over_the_bound_is_refused_like_a_head(emulator: str) -> None:
