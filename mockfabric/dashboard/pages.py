@@ -35,7 +35,12 @@ async function mfClock(body){const h={'Content-Type':'application/json'};const t
  if(!r.ok){document.getElementById('clock-error').textContent=(await r.text()).slice(0,300);return}location.reload()}
 function mfSaveToken(){const v=document.getElementById('token').value;
  document.cookie='mockfabric-control-token='+encodeURIComponent(v)+'; path=/_mockfabric/; SameSite=Strict';location.reload()}
-"""
+async function mfLive(){const t=document.getElementById('journal'),box=document.getElementById('live');
+ if(!t||!box||!box.checked)return;try{const r=await fetch(location.href,{credentials:'same-origin'});if(!r.ok)return;
+ const fresh=new DOMParser().parseFromString(await r.text(),'text/html').getElementById('journal');
+ if(fresh)t.replaceWith(fresh)}catch(e){}}
+document.addEventListener('DOMContentLoaded',()=>{if(document.getElementById('live'))setInterval(mfLive,LIVE_MS)});
+""".replace("LIVE_MS", "2000")
 
 
 def esc(value: Any) -> str:
@@ -138,7 +143,8 @@ def resources(page: ResourcesPage) -> str:
     return "".join(parts)
 
 
-def journal(entries: list[dict[str, Any]], tenant: str | None, older: int | None, path: str | None) -> str:
+def journal(entries: list[dict[str, Any]], tenant: str | None, older: int | None, path: str | None, before: int | None = None) -> str:
+    """The journal's page; the newest page (no `before`) refreshes its table live while its box is ticked."""
     rows = [
         (
             link(f"/journal/{e['seq']}", str(e["seq"])),
@@ -155,8 +161,9 @@ def journal(entries: list[dict[str, Any]], tenant: str | None, older: int | None
     ]
     more = link("/journal", f"older than {older}", tenant=tenant, before=older, path=path) if older is not None else ""
     scope = (f" of tenant {esc(tenant)}" if tenant else "") + (f" whose path has {esc(path)}" if path else "")
+    live = "" if before is not None else " · <label><input type=checkbox id=live checked> live (new requests every 2 s)</label>"
     return (
-        f"<p>newest first, {JOURNAL_PAGE} a page{scope}</p>"
+        f"<p>newest first, {JOURNAL_PAGE} a page{scope}{live}</p>"
         + table(("seq", "time", "tenant", "operation", "method", "path", "status", "fault", "outcome"), rows, id="journal")
         + more
     )

@@ -75,7 +75,7 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
         before = _number("before") or None
         path = request.args.get("path", "")[:200] or None
         entries, older = views.journal_page(controls, tenant, before, path)
-        return pages.journal(entries, tenant, older, path)
+        return pages.journal(entries, tenant, older, path, before)
 
     def entry(seq: int) -> str | Response:
         found = views.journal_entry(controls, seq)

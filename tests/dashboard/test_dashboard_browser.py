@@ -182,3 +182,18 @@ def test_an_uploaded_drift_report_is_shown_as_the_html_report(browser: object, f
     d.find_element(_by("ID"), "report-file").send_keys(str(tmp_path / "not-a-report.json"))  # type: ignore[attr-defined]
     d.find_element(_by("ID"), "show-report").click()  # type: ignore[attr-defined]
     WebDriverWait(d, 10).until(lambda driver: "is not a mockfabric drift report" in driver.find_element(_by("ID"), "drift-error").text)
+
+
+def test_the_journal_page_shows_new_requests_live(browser: object, flow: tuple[Deployed, str]) -> None:
+    """The newest journal page refreshes its table while "live" is ticked: a request made after the page loaded
+    appears in it without a reload."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    deployed, _ = flow
+    d = browser  # type: ignore[assignment]
+    d.get(f"{deployed.fabric.base_url}/_mockfabric/ui/journal?tenant={deployed.fabric.tenant}")  # type: ignore[attr-defined]
+    assert d.find_element(_by("ID"), "live").is_selected()  # type: ignore[attr-defined]
+    marker = "live-marker-workspace"  # a workspace that does not exist: the request is journaled with its path
+    assert deployed.session.get(f"{deployed.fabric.base_url}/v1/workspaces/{marker}/endpoints", timeout=10).status_code == 400
+    WebDriverWait(d, 10).until(lambda driver: marker in driver.find_element(_by("ID"), "journal").text)
+    _shot(d, "journal-live")
