@@ -34,10 +34,15 @@ fi
 args=(verify --base-url "$base" --max-examples "${MF_MAX_EXAMPLES:-25}" --seed "${MF_SEED:-1}"
   --junit-xml "$out/junit.xml" --report "$out/report.json" --html "$out/report.html")
 [ -n "${MF_EP_URL:-}" ] && args+=(--ep-url "$MF_EP_URL")
-[ -n "$token" ] && args+=(--token "$token")
-[ -n "${MF_AK:-}" ] && args+=(--ak "$MF_AK" --sk "${MF_SK:-}")
 [ -n "${MF_PROJECT_ID:-}" ] && args+=(--project-id "$MF_PROJECT_ID")
-[ -n "${MF_SECURITY_TOKEN:-}" ] && args+=(--security-token "$MF_SECURITY_TOKEN")
+# credentials reach verify through its environment, never its command line (which every `ps` shows)
+unset MOCKFABRIC_X_AUTH_TOKEN HUAWEICLOUD_SDK_AK HUAWEICLOUD_SDK_SK HUAWEICLOUD_SDK_SECURITY_TOKEN
+if [ -n "${MF_AK:-}" ]; then
+  export HUAWEICLOUD_SDK_AK="$MF_AK" HUAWEICLOUD_SDK_SK="${MF_SK:-}"
+  if [ -n "${MF_SECURITY_TOKEN:-}" ]; then export HUAWEICLOUD_SDK_SECURITY_TOKEN="$MF_SECURITY_TOKEN"; fi
+elif [ -n "$token" ]; then
+  export MOCKFABRIC_X_AUTH_TOKEN="$token"
+fi
 [ "${MF_REAL:-false}" = true ] && args+=(--real)
 [ "${MF_READ_ONLY:-false}" = true ] && args+=(--read-only)
 [ "$billable" = true ] && args+=(--allow-billable)

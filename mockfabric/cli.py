@@ -29,16 +29,38 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        self.mockfabric_flags: set[str] = set()
+        self.mockfabric_given: list[str] = []
         super().__init__(*args, **kwargs)
 
+    def add_argument(self, *names: Any, **kwargs: Any) -> Any:
+        self.mockfabric_flags.update(name for name in names if isinstance(name, str) and name.startswith("-"))
+        return super().add_argument(*names, **kwargs)
+
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.mockfabric_given = list(sys.argv[1:] if args is None else args)
         parsed, extras = super().parse_known_args(args, namespace)
         if getattr(parsed, "mockfabric_parser", None) is None:
             parsed.mockfabric_parser = self
         return parsed, extras
 
     def error(self, message: str) -> NoReturn:
+        unknown = [given for given in self._unknown_flags() if message.startswith("the following arguments are required")]
+        if unknown:  # `--base-u URL`: the mistyped flag is what is wrong, not the missing one it was meant to be
+            message = f"unrecognized arguments: {' '.join(unknown)}"
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def _unknown_flags(self) -> list[str]:
+        """The flags given to this (sub)command that it does not have (up to its first subcommand's name)."""
+        unknown: list[str] = []
+        for given in self.mockfabric_given:
+            if not given.startswith("-"):
+                if unknown or given in ("--",):
+                    break
+                continue
+            if given.split("=", 1)[0] not in self.mockfabric_flags | {"-h", "--help"}:
+                unknown.append(given.split("=", 1)[0])
+        return unknown
 
 
 def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -91,8 +113,10 @@ def _verify_parser(sub: Any) -> None:
     number = _typed(parse_int)
     verify.add_argument("--base-url", required=True, help="admin plane base URL, http(s)://host[:port] (an emulator serves both)")
     verify.add_argument("--ep-url", help="ep plane base URL of the real service (default: --base-url)")
-    verify.add_argument("--token", help="X-Auth-Token to send")
-    verify.add_argument("--ak", help="access key: requests are signed with huaweicloudsdkcore's signer")
+    verify.add_argument("--token", help="X-Auth-Token to send (or MOCKFABRIC_X_AUTH_TOKEN, kept out of the process list)")
+    verify.add_argument(
+        "--ak", help="access key: requests are signed with huaweicloudsdkcore's signer (or HUAWEICLOUD_SDK_AK/_SK/_PROJECT_ID)"
+    )
     verify.add_argument("--sk", help="secret key (with --ak)")
     verify.add_argument(
         "--project-id",
@@ -279,6 +303,7 @@ def _verify_problems(args: argparse.Namespace) -> str | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    _credentials_from_environment(args)
     problem = _verify_problems(args)
     if problem is not None:
         return _fail(problem)
@@ -287,9 +312,9 @@ def _verify(args: argparse.Namespace) -> int:
     from .testing.verify import run_verify
 
     for url in dict.fromkeys(filter(None, (args.base_url, args.ep_url))):
-        reason = unreachable(url)
+        reason = unreachable(url, timeout=args.request_timeout)
         if reason is not None:
-            return _fail(f"cannot connect to {url}: {reason}")
+            return _fail(f"cannot reach {url}: {reason}")
     return run_verify(args)
 
 
@@ -417,7 +442,8 @@ def _folder_problem(name: str) -> str | None:
     return None
 
 
-SDK_VARIABLES = {  # huaweicloudsdkcore's own names for credentials in the environment
+SDK_VARIABLES = {  # credentials in the environment: huaweicloudsdkcore's own names, and one of ours for a token
+    "token": "MOCKFABRIC_X_AUTH_TOKEN",
     "ak": "HUAWEICLOUD_SDK_AK",
     "sk": "HUAWEICLOUD_SDK_SK",
     "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
@@ -426,12 +452,16 @@ SDK_VARIABLES = {  # huaweicloudsdkcore's own names for credentials in the envir
 
 
 def _credentials_from_environment(args: argparse.Namespace) -> None:
-    """With no credential among the flags, the SDK's variables give them (a flag is seen by every `ps`)."""
+    """With no credential among the flags, the environment gives them (a flag is seen by every `ps`): a token from
+    MOCKFABRIC_X_AUTH_TOKEN, else AK/SK from the SDK's variables."""
     if args.token or args.ak or args.sk:
         return
-    for name, variable in SDK_VARIABLES.items():
-        if getattr(args, name) is None and os.environ.get(variable):
-            setattr(args, name, os.environ[variable])
+    found = {name: os.environ[variable] for name, variable in SDK_VARIABLES.items() if os.environ.get(variable)}
+    if "token" in found:
+        found = {k: v for k, v in found.items() if k not in ("ak", "sk", "security_token")}  # one credential: the token
+    for name, value in found.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 def _proxy(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 ENV_PREFIX = "MOCKFABRIC_"
@@ -286,7 +286,7 @@ class Settings:
     log_level: str = _setting(
         "info",
         str,
-        "what serve logs on standard error: info (an access line per request, and warnings), warning, error, or debug",
+        "what serve logs on standard error: info (an access line per request, and warnings; the default), warning, error, or debug",
         choices=LOG_LEVELS,
     )
     allowed_hosts: tuple[str, ...] = _setting(
@@ -297,6 +297,12 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
+        for spec_field in fields(self):  # a setting with choices takes one of them, however it was given
+            spec = spec_field.metadata.get("setting")
+            value = getattr(self, spec_field.name)
+            if spec is not None and spec.choices and value not in spec.choices:
+                name = spec_field.name.replace("_", "-")
+                raise ConfigError(f"{name} must be one of {', '.join(spec.choices)}, not {value!r}")
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
         if self.auth == "strict" and not self.credentials:
@@ -315,10 +321,6 @@ class Settings:
             raise ConfigError(
                 "workers must be 1: the emulator keeps its state in one process, and several workers would each hold a different copy"
             )
-        if self.completion_mode not in COMPLETION_MODES:
-            raise ConfigError(f"completion mode must be one of {', '.join(COMPLETION_MODES)}, not {self.completion_mode!r}")
-        if self.stream_first_chunk not in FIRST_CHUNKS:
-            raise ConfigError(f"stream-first-chunk must be one of {', '.join(FIRST_CHUNKS)}, not {self.stream_first_chunk!r}")
         if not 1 <= self.stream_chunk_tokens <= 4096:
             raise ConfigError(f"stream-chunk-tokens must be 1..4096, not {self.stream_chunk_tokens}")
         if self.journal_bytes < 64 * 1024:

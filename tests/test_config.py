@@ -43,7 +43,7 @@ def test_lifecycle_parsing_and_partial_mappings() -> None:
         ({"port": -1}, "port"),
         ({"threads": 0}, "threads"),
         ({"host": "0.0.0.0"}, "control token"),
-        ({"completion_mode": "poetry"}, "completion mode"),
+        ({"completion_mode": "poetry"}, "completion-mode must be one of generate, echo"),
         ({"itl_ms": -5}, "itl"),
         ({"read_timeout": 0}, "read-timeout must be more than 0"),
         ({"stream_backlog": 1000}, "stream-backlog must be at least 65536"),

@@ -220,9 +220,7 @@ class Harness:
         stopped answering would otherwise hold the run for request_timeout a request, hours in all)."""
         self._silent += 1
         if self._silent >= GIVE_UP_AFTER and self.gave_up is None:
-            self.gave_up = (
-                f"the target stopped answering ({GIVE_UP_AFTER} requests in a row got no answer; the last: {type(error).__name__})"
-            )
+            self.gave_up = f"the target stopped answering: {GIVE_UP_AFTER} requests in a row got {_no_answer_kind(error)}"
             left = "" if self.read_only else "; no cleanup was possible: workspaces named mfv-… it made may be left"
             self.progress(f"  giving up: {self.gave_up}{left}")
 
@@ -379,6 +377,17 @@ class Harness:
             time.sleep(1.0)  # asynchronous deletions on the service take their time
 
 
+def _no_answer_kind(error: Exception) -> str:
+    """What a request without an answer met, in words (the exception's class means nothing to a user)."""
+    if isinstance(error, AnswerDeadline):
+        return "no whole answer within --request-timeout (the target may only be slow: raise it)"
+    if isinstance(error, requests.Timeout):
+        return "no answer within --request-timeout (the target may only be slow: raise it)"
+    if isinstance(error, requests.ConnectionError):
+        return "a refused or dropped connection"
+    return f"no answer ({type(error).__name__})"
+
+
 def _success_media(operation: dict[str, Any]) -> tuple[str, ...]:
     """The media types the operation's 2xx answers are documented with."""
     responses = operation.get("responses") or {}
@@ -430,6 +439,7 @@ def _builtin_checks() -> list[Any]:
 def _prefix_names(case: Any) -> None:
     """On a real service every name the harness sends carries the prefix, so cleanup can find what it created."""
     body = case.body
-    if isinstance(body, dict) and isinstance(body.get("name"), str) and case.method.upper() in ("POST", "PUT"):
+    named = isinstance(body, dict) and isinstance(body.get("name"), str) and not body["name"].startswith(NAME_PREFIX)
+    if named and case.method.upper() in ("POST", "PUT"):
         limit = 32 if case.path == "/v1/workspaces" else 64
         body["name"] = (NAME_PREFIX + body["name"].replace(" ", ""))[:limit] or NAME_PREFIX + "x"

@@ -18,7 +18,7 @@ def unreachable(base_url: str, timeout: float = 10.0) -> str | None:
         reason = exc.reason
         return getattr(reason, "strerror", None) or str(reason)
     except TimeoutError:
-        return f"no answer within {timeout:g} s"
+        return f"it accepted the connection but sent no answer within {timeout:g} s (--request-timeout)"
     except (OSError, ValueError) as exc:
         return str(exc) or type(exc).__name__
     return None

@@ -24,7 +24,7 @@ CHECK = {
     "refused": "check --token, or --ak/--sk/--project-id",
     "throttled": "the target throttled the run: lower --max-examples or raise its rate limit",
     "server-error": "the target is failing (look at its logs), or --base-url/--ep-url name another server",
-    "no-response": "the target dropped or refused connections: check it is up and --base-url/--ep-url",
+    "no-response": "check the target is up and --base-url/--ep-url, or raise --request-timeout if it is slow",
     "other": "check --base-url and --ep-url name the service's planes",
 }
 

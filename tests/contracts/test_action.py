@@ -112,3 +112,21 @@ def test_a_target_that_cannot_be_reached_fails_the_job_after_the_reports_step(tm
     assert verified.returncode == 0 and step_outputs(tmp_path) == {"exit-code": "2"}, verified.stderr[-2000:]
     failed = run_step("Fail on drift", inputs, tmp_path, step_outputs(tmp_path))
     assert failed.returncode == 2 and "could not test" in failed.stderr
+
+
+def test_credentials_reach_verify_through_its_environment_not_its_command_line(tmp_path: Path) -> None:
+    """A stand-in `mockfabric` first on PATH notes the arguments and environment the step gives it."""
+    shim = tmp_path / "bin" / "mockfabric"
+    shim.parent.mkdir()
+    shim.write_text('#!/bin/sh\necho "$@" > "$NOTE.args"\nenv > "$NOTE.env"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    for inputs, secret, variable in (
+        (inputs_with(**{"base-url": "http://127.0.0.1:9", "token": "s3cret-token"}), "s3cret-token", "MOCKFABRIC_X_AUTH_TOKEN"),
+        (inputs_with(**{"base-url": "http://127.0.0.1:9", "ak": "AKX", "sk": "s3cret-sk"}), "s3cret-sk", "HUAWEICLOUD_SDK_SK"),
+    ):
+        step = steps()["Verify"]
+        env = {key: evaluate(str(value), inputs) for key, value in step["env"].items()}
+        env.update(GITHUB_OUTPUT=str(tmp_path / "out"), NOTE=str(tmp_path / "note"), PATH=f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+        subprocess.run(["bash", "-c", step["run"]], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=60)
+        assert secret not in (tmp_path / "note.args").read_text(encoding="utf-8")
+        assert f"{variable}={secret}" in (tmp_path / "note.env").read_text(encoding="utf-8").splitlines()

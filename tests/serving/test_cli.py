@@ -248,3 +248,20 @@ def test_an_abbreviated_or_unknown_flag_is_refused_naming_the_subcommands_help(a
     refused = subprocess.run([*MOCKFABRIC, *args], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and refused.stdout == "", (refused.stdout, refused.stderr)
     assert refused.stderr.count("\n") == 1 and "unrecognized arguments" in refused.stderr and f"(see {page})" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [(["verify", "--base-u", "http://127.0.0.1:1"], "--base-u"), (["--vers"], "--vers"), (["fixtures", "check", "--hel"], "--hel")],
+)
+def test_a_mistyped_flag_is_named_even_when_a_required_one_is_missing(args: list[str], flag: str) -> None:
+    refused = subprocess.run([*MOCKFABRIC, *args], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and f"unrecognized arguments: {flag} " in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize("value", ["bogus", "WARNING", ""])
+def test_a_choice_setting_from_the_environment_is_checked_like_the_flag(value: str) -> None:
+    refused = subprocess.run(
+        [*SERVE, "--port", "0"], capture_output=True, text=True, timeout=60, env={**os.environ, "MOCKFABRIC_LOG_LEVEL": value}
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "log-level must be one of" in refused.stderr, refused.stderr
