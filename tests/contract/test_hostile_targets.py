@@ -5,6 +5,7 @@ base URLs that cannot be one. None may say "conforms", end in a traceback, or ru
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -201,3 +202,13 @@ def test_a_target_that_trickles_its_answers_ends_the_run_in_bounded_time(tmp_pat
             stop.set()
     refused_in_one_line(result, "no-response", "stopped answering")
     assert time.monotonic() - started < 90
+
+
+def test_the_credential_can_come_from_the_environment_instead_of_the_command_line() -> None:
+    command = [sys.executable, "-m", "mockfabric", "verify", "--base-url", "http://127.0.0.1:9"]
+    without = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items() if "TOKEN" not in k}
+    )
+    assert without.returncode == 2 and "give --token or --ak/--sk" in without.stderr
+    given = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "MOCKFABRIC_X_AUTH_TOKEN": "t"})
+    assert given.returncode == 2 and "cannot reach http://127.0.0.1:9" in given.stderr, given.stderr
