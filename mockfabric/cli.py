@@ -63,6 +63,9 @@ class _Parser(argparse.ArgumentParser):
         return unknown
 
 
+MAX_EXAMPLES = 10_000  # verify's generated requests per operation, mode and variant, at the most
+
+
 def _typed(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """A flag type whose error message (ConfigError's one line) reaches the user instead of argparse's generic one."""
 
@@ -294,8 +297,8 @@ def _verify_problems(args: argparse.Namespace) -> str | None:
     for path in (args.report, args.junit_xml, args.html):
         if path is not None and (problem := _writable(path)):
             return problem
-    if args.max_examples < 1:
-        return "--max-examples must be at least 1"
+    if not 1 <= args.max_examples <= MAX_EXAMPLES:
+        return f"--max-examples must be 1..{MAX_EXAMPLES}, not {args.max_examples}"
     for flag, seconds in (("--wait-timeout", args.wait_timeout), ("--request-timeout", args.request_timeout)):
         if not 0 < seconds <= 86400:
             return f"{flag} must be more than 0 and at most 86400 seconds, not {seconds:g}"
@@ -476,6 +479,15 @@ def _proxy(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command's exit code; Ctrl+C is one line and 130, whatever was running."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("mockfabric: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args, extras = _build_parser().parse_known_args(argv)
     parser = args.mockfabric_parser
     del args.mockfabric_parser

@@ -14,10 +14,13 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_plus
 
 REDACTED = "***"
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")  # dropped from a name before it is judged (`t%00oken` is a token)
 _SECRET_WORDS = r"authorization|token|cookie|secret|password|passwd|credential|session|api-?key|access-?key|signature"
 _SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
 # query parameters: the same words, and the short names signed URLs use for a signature or key (`?sig=`, `?ak=`)
-_SECRET_PARAMETER = re.compile(rf"{_SECRET_WORDS}|access_?key|^(?:sig|sign|ak|sk|key)$", re.IGNORECASE)
+_SECRET_PARAMETER = re.compile(
+    rf"{_SECRET_WORDS}|access_?key|api_?key|private_?key|jwt|bearer|^(?:sig|sign|ak|sk|key|auth|pass|pwd|code)$", re.IGNORECASE
+)
 _SDK_SIGNATURE = re.compile(
     r"^\s*SDK-HMAC-SHA256\s+Access\s*=\s*(?P<ak>[A-Za-z0-9_\-]{1,128})\s*,\s*SignedHeaders\s*=\s*(?P<headers>[a-z0-9\-;]{1,2048})\s*,",
     re.IGNORECASE,
@@ -61,12 +64,12 @@ def redact_query(query: str) -> str:
     """A raw query string with the value of every secret parameter replaced; every other byte as it came."""
     if not query:
         return query
-    parts = []
-    for part in query.split("&"):
-        name, separator, value = part.partition("=")
-        secret = separator and value and is_secret_parameter(unquote_plus(name))
-        parts.append(f"{name}={REDACTED}" if secret else part)
-    return "&".join(parts)
+    parts = re.split(r"([&;])", query)  # `;` separates parameters too (servers that take it)
+    for index in range(0, len(parts), 2):
+        name, separator, value = parts[index].partition("=")
+        if separator and value and is_secret_parameter(_CONTROLS.sub("", unquote_plus(name))):
+            parts[index] = f"{name}={REDACTED}"
+    return "".join(parts)
 
 
 def redact_parameters(parameters: Mapping[str, str]) -> dict[str, str]:

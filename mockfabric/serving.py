@@ -75,7 +75,7 @@ class _Watch:
     """One connection's read deadline: armed while the client owes a request head, off while a request is in the app.
     When it expires the connection is closed, with a 408 if the client had begun a request."""
 
-    __slots__ = ("busy", "ended", "heard", "peer", "pending", "seconds", "timer", "transport")
+    __slots__ = ("busy", "ended", "heard", "peer", "pending", "refuse_when_done", "seconds", "timer", "transport")
 
     def __init__(self, transport: asyncio.Transport, peer: tuple[str, int], seconds: float) -> None:
         self.transport, self.peer, self.seconds = transport, peer, seconds
@@ -83,6 +83,7 @@ class _Watch:
         self.pending = 0  # requests whose head was read and whose app has not finished
         self.heard = False
         self.ended = False  # the client closed its side (half-close): close ours once nothing is pending
+        self.refuse_when_done = False  # a head over the bound came behind a pending answer: 431 once it is sent
         self.timer: asyncio.TimerHandle | None = None
 
     def arm(self) -> None:
@@ -104,7 +105,12 @@ class _Watch:
     def leave(self) -> None:
         self.busy -= 1
         self.pending = max(0, self.pending - 1)
-        if self.ended and not self.pending:
+        if self.pending:
+            return
+        if self.refuse_when_done:
+            self.transport.write(_head_too_large_answer())
+            self.transport.close()
+        elif self.ended:
             self.transport.close()  # what was written still goes out first
 
     def client_ended(self) -> bool:
@@ -124,7 +130,8 @@ class _HeadBound:
     run. A head is counted from the parser's message begin (or the connection's start) to its blank line; body bytes
     are not counted. After a head, what is neither head nor body (chunk sizes and extensions, trailers, which httptools
     joins the same way) is counted between two pieces of body, and is bounded the same. Bytes of a pipelined head
-    that arrive in the same read as the previous request's end are not counted: at most one read (256 KiB) past."""
+    that arrive in the same read as the previous request's end, and trailers in the same read as the body's last
+    piece, are not counted: at most one read (256 KiB) past the bound."""
 
     __slots__ = ("begun", "body_seen", "counted", "gap", "in_head", "limit", "tail")
 
@@ -136,9 +143,13 @@ class _HeadBound:
         self.begun = self.body_seen = False
 
     def begin(self) -> None:
-        """A message begins (during a read): its head is counted from the next read on; this read's tail, which may
-        hold the start of its blank line, is kept."""
-        self.in_head, self.counted, self.begun = True, 0, True
+        """A message begins (during a read). Its head has been counted since the previous message ended (or the
+        connection began): the count goes on."""
+        self.in_head, self.begun = True, True
+
+    def message_complete(self) -> None:
+        """A message ended: what comes next is the next one's head, counted from here."""
+        self.in_head, self.counted, self.tail = True, 0, b""
 
     def complete(self) -> None:
         self.in_head, self.gap = False, 0
@@ -168,7 +179,14 @@ class _HeadBound:
 def _printable(text: str, limit: int = 512) -> str:
     """`text` for one log line: control characters and quotes escaped (a path with %0A cannot forge a line), bounded."""
     cut = text if len(text) <= limit else text[:limit] + "..."
-    return "".join(ch if " " <= ch != '"' and ch != "\x7f" else f"\\x{ord(ch):02x}" for ch in cut)
+    return "".join(ch if ch.isprintable() and ch not in '"\\' else _escaped(ch) for ch in cut)
+
+
+def _escaped(ch: str) -> str:
+    """A character that may not stand as itself in a log line: quote, backslash, and whatever is not printable
+    (controls, NEL, line and paragraph separators, bidirectional overrides)."""
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def access_line(scope: dict[str, Any], served: Served) -> str:
@@ -197,14 +215,15 @@ def configure_logging(settings: Settings, stream: TextIO) -> BackgroundLog:
     """serve's log on `stream`, written off the event loop: the access log (one line per request) at info, unless
     quiet; warnings always. The handler is returned so that serve can let its last lines out at the end."""
     level = logging.WARNING if settings.quiet else getattr(logging, settings.log_level.upper())
-    logger = logging.getLogger("mockfabric")
-    logger.setLevel(level)
-    for old in [h for h in logger.handlers if isinstance(h, BackgroundLog)]:
-        logger.removeHandler(old)
     handler = BackgroundLog(stream)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.propagate = False
+    for name, own_level in (("mockfabric", level), ("uvicorn", max(level, logging.WARNING))):  # uvicorn's: never on the loop
+        named = logging.getLogger(name)
+        for old in [h for h in named.handlers if isinstance(h, BackgroundLog)]:
+            named.removeHandler(old)
+        named.setLevel(own_level)
+        named.addHandler(handler)
+        named.propagate = False
     return handler
 
 
@@ -275,23 +294,30 @@ class ReadDeadlines:
                     watch.arm()
                 head = self.mockfabric_head
                 if not head.admit(data):
-                    self.mockfabric_refuse_head()
+                    self.mockfabric_refuse_head(behind=self.mockfabric_watch.pending if self.mockfabric_watch else 0)
                     return
                 super().data_received(data)
                 if not head.read(len(data)) and not self.transport.is_closing():
-                    self.mockfabric_refuse_head()
+                    self.mockfabric_refuse_head(behind=0)  # this request's own framing or trailers: its answer has not begun
 
-            def mockfabric_refuse_head(self) -> None:
-                """431 and close; when a request of this connection is still being answered, close only: a status
-                line written now would land inside that answer."""
+            def mockfabric_refuse_head(self, behind: int) -> None:
+                """431 and close; when a request of this connection is still being answered, its answer goes out
+                first (a status line written now would land inside it), then the 431."""
                 watch = self.mockfabric_watch
-                if watch is None or not watch.pending:
-                    self.transport.write(_head_too_large_answer())
+                if watch is not None and behind:  # earlier requests' answers first: read nothing more meanwhile
+                    self.transport.pause_reading()
+                    watch.refuse_when_done = True
+                    return
+                self.transport.write(_head_too_large_answer())
                 self.transport.close()
 
             def on_body(self, body: bytes) -> None:
                 self.mockfabric_head.body()
                 super().on_body(body)
+
+            def on_message_complete(self) -> None:
+                super().on_message_complete()
+                self.mockfabric_head.message_complete()
 
             def on_message_begin(self) -> None:
                 super().on_message_begin()

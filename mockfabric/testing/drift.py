@@ -26,7 +26,23 @@ ANSWER_CLASSES = {
     "other": "any other answer that is not the service's: not its error body, or a success that is not JSON or a stream",
     "no-response": "no answer: the connection failed or was dropped",
 }
-SERVICE_MEDIA = ("application/json", "text/event-stream")  # what the service's successes are (an empty body aside)
+
+
+def _own_success(body: bytes, content_type: str | None, documented: tuple[str, ...]) -> bool:
+    """Whether a 2xx is one the service could have sent: JSON that parses, an event stream, a documented media type,
+    or nothing at all where the operation documents no body."""
+    if content_type is None:
+        return True  # not known (the in-process app): the checks judge it
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not body:
+        return not documented or media in documented
+    if media == "application/json":
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):
+            return False
+        return True
+    return media == "text/event-stream" or media in documented
 
 
 def answer_class(status: int, body: bytes, content_type: str | None = None, documented: tuple[str, ...] = ()) -> str:
@@ -38,9 +54,10 @@ def answer_class(status: int, body: bytes, content_type: str | None = None, docu
         return "throttled"
     if status >= 500:
         return "server-error"
+    if 300 <= status < 400:
+        return "other"  # the service redirects nowhere; verify follows no redirect (it would carry the credential)
     if status < 400:
-        foreign = content_type is not None and body and not content_type.lower().startswith(SERVICE_MEDIA + documented)
-        return "other" if foreign else "service"
+        return "service" if _own_success(body, content_type, documented) else "other"
     try:
         error = json.loads(body) if body else None
     except (ValueError, RecursionError):

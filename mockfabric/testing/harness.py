@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -43,6 +44,7 @@ BILLABLE = frozenset(
 POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
 NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
 GIVE_UP_AFTER = 8  # requests in a row without an answer after which the run stops sending
+RECENT_WINDOW, RECENT_UNANSWERED = 32, 24  # ... or this many of the latest requests (a target answering 1 in 8)
 Progress = Callable[[str], None]
 
 
@@ -69,6 +71,7 @@ class Harness:
         self.only = only
         self.gave_up: str | None = None  # why the run stopped sending: the target stopped answering
         self._silent = 0  # requests in a row that got no answer
+        self._recent: deque[bool] = deque(maxlen=RECENT_WINDOW)  # whether each of the latest requests got an answer
         self.progress = progress or (lambda line: None)
         self.session = target.session()
         self.known: dict[str, str] = {}
@@ -182,7 +185,7 @@ class Harness:
         if self.target.app is not None:
             kwargs["app"] = self.target.app
         else:
-            kwargs.update(base_url=self.target.base_url(plane), session=self.session, timeout=self.request_timeout)
+            kwargs.update(base_url=self.target.base_url(plane), session=self.session, timeout=self.request_timeout, allow_redirects=False)
         return kwargs
 
     def _exercise(self, case: Any, result: OperationResult, mode: str) -> None:
@@ -213,14 +216,23 @@ class Harness:
             )
             return
         self._silent = 0
+        self._recent.append(True)
         self._judge(case, response, result, mode, kwargs)
 
     def _no_answer(self, error: Exception) -> None:
         """Count one request that got no answer; GIVE_UP_AFTER in a row and the run stops sending (a target that
         stopped answering would otherwise hold the run for request_timeout a request, hours in all)."""
         self._silent += 1
-        if self._silent >= GIVE_UP_AFTER and self.gave_up is None:
-            self.gave_up = f"the target stopped answering: {GIVE_UP_AFTER} requests in a row got {_no_answer_kind(error)}"
+        self._recent.append(False)
+        unanswered = self._recent.count(False)
+        sparse = len(self._recent) == RECENT_WINDOW and unanswered >= RECENT_UNANSWERED
+        if (self._silent >= GIVE_UP_AFTER or sparse) and self.gave_up is None:
+            count = (
+                f"{GIVE_UP_AFTER} requests in a row"
+                if self._silent >= GIVE_UP_AFTER
+                else f"{unanswered} of the last {RECENT_WINDOW} requests"
+            )
+            self.gave_up = f"the target stopped answering: {count} got {_no_answer_kind(error)}"
             left = "" if self.read_only else "; no cleanup was possible: workspaces named mfv-… it made may be left"
             self.progress(f"  giving up: {self.gave_up}{left}")
 
@@ -296,7 +308,9 @@ class Harness:
         base = self.target.base_url(plane)
         try:
             with answer_deadline(self.request_timeout):
-                response = self.session.request(method, f"{base}{path}", json=body, headers=headers, timeout=self.request_timeout)
+                response = self.session.request(
+                    method, f"{base}{path}", json=body, headers=headers, timeout=self.request_timeout, allow_redirects=False
+                )
         except (
             requests.RequestException,
             AnswerDeadline,
@@ -304,6 +318,7 @@ class Harness:
             self._no_answer(exc)
             return 0, None
         self._silent = 0
+        self._recent.append(True)
         try:
             answer = response.json()
         except ValueError:

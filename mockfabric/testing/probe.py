@@ -6,12 +6,17 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from .deadline import AnswerDeadline, answer_deadline
+
 
 def unreachable(base_url: str, timeout: float = 10.0) -> str | None:
-    """Why nothing at `base_url` answers HTTP, or None when something does (any status counts as an answer)."""
+    """Why nothing at `base_url` answers HTTP, or None when something does (any status counts as an answer); the
+    whole answer's head within `timeout` (a target that sends `100 Continue` for ever, or trickles, is no answer)."""
     try:
-        with urllib.request.urlopen(base_url.rstrip("/") + "/healthcheck", timeout=timeout) as reply:
+        with answer_deadline(timeout), urllib.request.urlopen(base_url.rstrip("/") + "/healthcheck", timeout=timeout) as reply:
             reply.read(1)
+    except AnswerDeadline:
+        return f"it accepted the connection but sent no whole answer within {timeout:g} s (--request-timeout)"
     except urllib.error.HTTPError:
         return None  # an HTTP answer, whatever its status: something is there
     except urllib.error.URLError as exc:

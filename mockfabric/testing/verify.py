@@ -38,9 +38,21 @@ def reached(report: Report) -> tuple[list[str], list[str]]:
     return got, [n for n, r in exercised if not r.answers["service"] and not r.answers["server-error"]]
 
 
-def successes(report: Report) -> int:
-    """How many answers of the run were a 2xx."""
-    return sum(count for r in report.operations.values() for status, count in r.statuses.items() if status.startswith("2"))
+HEALTH_CHECKS = frozenset({"ShowAdminHealthCheck", "ShowEpHealthCheck"})  # "OK" from anything proves nothing
+
+
+def unsucceeded_planes(report: Report) -> list[str]:
+    """The planes whose exercised operations got not one 2xx (the health checks aside): a server answering every
+    request with an error body, or only its health check, has not shown it is the service. A read-only run judges
+    the admin plane only: each of the ep plane's GETs needs the id of something the run did not create."""
+    exercised: dict[str, int] = {}
+    judged = ("admin",) if report.read_only else ("admin", "ep")  # read-only, every ep GET needs an id nothing made
+    for name, result in report.operations.items():
+        if name in HEALTH_CHECKS or not result.answers or result.plane not in judged:
+            continue
+        successes = sum(count for status, count in result.statuses.items() if status.startswith("2"))
+        exercised[result.plane] = exercised.get(result.plane, 0) + successes
+    return [plane for plane, successes in exercised.items() if not successes]
 
 
 def unreached_verdict(report: Report) -> str | None:
@@ -60,10 +72,11 @@ def unreached_verdict(report: Report) -> str | None:
             f"{label}: {foreign} of {total} answers were not the service's own ({count} {kind}: {ANSWER_CLASSES[kind]}), "
             f"so the run tested nothing; {CHECK[kind]}"
         )
-    if not successes(report):
+    if failed := unsucceeded_planes(report):
+        planes = " and ".join(f"the {plane} plane" for plane in failed)
         return (
-            f"no request succeeded: none of {total} answers was a 2xx, so the run never showed it reached the service "
-            "(a fresh tenant's lists and creations succeed); check --base-url, --ep-url and the credential"
+            f"no request succeeded on {planes}: not one 2xx but the health check, so the run never showed it reached the "
+            "service (a fresh tenant's lists and creations succeed); check --base-url, --ep-url and the credential"
         )
     _, missed = reached(report)
     if missed:
@@ -100,7 +113,9 @@ def _refused(target: Target, timeout: float) -> bool:
     headers = {"Content-Type": "application/json", **target.headers()}
     try:
         with answer_deadline(timeout):
-            answer = target.session().get(f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=timeout)
+            answer = target.session().get(
+                f"{target.admin_url}/v1/workspaces?limit=1", headers=headers, timeout=timeout, allow_redirects=False
+            )
     except (requests.RequestException, AnswerDeadline):
         return False  # the run meets the same and says so
     return answer.status_code in (401, 403)
@@ -135,12 +150,13 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     report = harness.run()
     report.unreached = f"no-response: {harness.gave_up}; {CHECK['no-response']}" if harness.gave_up else unreached_verdict(report)
-    if args.report:
-        write_json(report, args.report)
-    if args.junit_xml:
-        write_junit(report, args.junit_xml)
-    if args.html:
-        write_html(report, args.html)
+    for path, write in ((args.report, write_json), (args.junit_xml, write_junit), (args.html, write_html)):
+        if path:
+            try:
+                write(report, path)
+            except OSError as exc:
+                print(f"mockfabric: cannot write {path}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+                return 2
     if report.unreached is not None:
         print(summary_table(report))
         print(f"mockfabric: {report.unreached}", file=sys.stderr, flush=True)

@@ -166,7 +166,7 @@ def test_a_throttling_target_fails_saying_so(tmp_path: Path) -> None:
 def test_an_ep_plane_that_is_another_server_fails_the_run(tmp_path: Path) -> None:
     with MockFabric() as fabric, Fake(fixed(404, b"<html>Not Found</html>", "text/html")) as other:
         result = verify(fabric.base_url, tmp_path, "--ep-url", other.url, "--allow-billable", "--wait-timeout", "3")
-    refused_in_one_line(result, "never got an answer", "InvokeModelService: no-such-api", "--ep-url")
+    refused_in_one_line(result, "no request succeeded on the ep plane", "--ep-url")
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,65 @@ def test_the_credential_can_come_from_the_environment_instead_of_the_command_lin
     assert without.returncode == 2 and "give --token or --ak/--sk" in without.stderr
     given = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "MOCKFABRIC_X_AUTH_TOKEN": "t"})
     assert given.returncode == 2 and "cannot reach http://127.0.0.1:9" in given.stderr, given.stderr
+
+
+def health_only(handler: BaseHTTPRequestHandler) -> None:
+    if handler.path.startswith("/healthcheck"):
+        fixed(200, b"OK", "text/plain")(handler)
+    else:
+        fixed(400, b'{"error_code": "DataArtsFabric.00040404", "error_msg": "the resource does not exist"}')(handler)
+
+
+@pytest.mark.slow
+def test_a_server_whose_only_success_is_its_health_check_fails_the_run(tmp_path: Path) -> None:
+    with Fake(health_only) as fake:
+        result = verify(fake.url, tmp_path)
+    refused_in_one_line(result, "no request succeeded on the admin plane")
+
+
+@pytest.mark.slow
+def test_a_redirect_is_not_followed_and_no_credential_reaches_another_host(tmp_path: Path) -> None:
+    reached: list[str] = []
+
+    def canary(handler: BaseHTTPRequestHandler) -> None:
+        reached.append(handler.headers.get("X-Auth-Token", ""))
+        fixed(200, b'{"workspaces": []}')(handler)
+
+    with Fake(canary) as other:
+
+        def redirect(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(307)
+            handler.send_header("Location", f"{other.url}{handler.path}")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        with Fake(redirect) as fake:
+            result = verify(fake.url, tmp_path, "--read-only")
+    refused_in_one_line(result, "not the service")
+    assert "t0k3n" not in reached, f"{reached.count('t0k3n')} requests carried the credential to another host"
+
+
+def test_ctrl_c_is_one_line_and_130(tmp_path: Path) -> None:
+    import signal
+
+    stop = threading.Event()
+    with Fake(trickling(stop)) as fake:
+        command = [sys.executable, "-m", "mockfabric", "verify", "--base-url", fake.url, "--token", "t", "--read-only"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        try:
+            assert process.stdout is not None
+            process.stdout.readline()  # running: its first line is out
+            process.send_signal(signal.SIGINT)
+            _, errors = process.communicate(timeout=30)
+        finally:
+            stop.set()
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130 and errors.strip() == "mockfabric: interrupted", errors[-2000:]
+
+
+@pytest.mark.slow
+def test_a_report_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    with MockFabric() as fabric:
+        result = verify(fabric.base_url, tmp_path, "--html", "/dev/full", "--read-only")
+    refused_in_one_line(result, "cannot write /dev/full")

@@ -122,14 +122,22 @@ def test_verify_respects_a_credential_whose_project_is_fixed(strict_url: str, tm
 
 
 @pytest.mark.parametrize(
-    ("status", "content_type", "documented", "kind"),
+    ("status", "body", "content_type", "documented", "kind"),
     [
-        (200, "application/json", (), "service"),
-        (200, "text/event-stream; charset=utf-8", (), "service"),
-        (200, "text/html", (), "other"),  # a web server's page, not the service's success
-        (200, "text/plain", ("text/plain",), "service"),  # ... unless the operation documents it (the health check)
-        (429, "application/json", (), "throttled"),
+        (200, b'{"workspaces": []}', "application/json", (), "service"),
+        (200, b"data: {}\n\n", "text/event-stream; charset=utf-8", (), "service"),
+        (200, b"<html>", "text/html", (), "other"),  # a web server's page, not the service's success
+        (200, b"OK", "text/plain", ("text/plain",), "service"),  # ... unless the operation documents it (the health check)
+        (200, b"\x00\xffgarbage{{{", "application/json", (), "other"),  # JSON in name only
+        (200, b"<html>", "application/json; charset=x", (), "other"),
+        (200, b"{}", "application/jsonp", (), "other"),
+        (200, b"", "", ("application/json",), "other"),  # nothing where a body is documented
+        (200, b"", "", (), "service"),  # nothing where nothing is documented
+        (301, b"", "text/html", (), "other"),  # verify follows no redirect: the service sends none
+        (429, b"{}", "application/json", (), "throttled"),
     ],
 )
-def test_successes_are_the_services_only_in_its_media_types(status: int, content_type: str, documented: tuple[str, ...], kind: str) -> None:
-    assert answer_class(status, b"x", content_type, documented) == kind
+def test_successes_are_the_services_only_in_its_media_types(
+    status: int, body: bytes, content_type: str, documented: tuple[str, ...], kind: str
+) -> None:
+    assert answer_class(status, body, content_type, documented) == kind

@@ -29,3 +29,13 @@ def test_query_and_header_credentials_are_redacted_everywhere(tmp_path: Path) ->
     for where, text in (("journal", journal), ("recording", recordings), ("report", report)):
         leaked = [secret for secret in SECRETS if secret in text]
         assert not leaked, f"{where} holds {leaked}"
+
+
+def test_more_secret_names_and_separators_are_redacted() -> None:
+    from mockfabric.redaction import redact_query
+
+    query = "api_key=1&auth=2&private_key=3&pass=4&jwt=5&bearer=6&code=7&t%00oken=8&a=1;token=9&name=kept"
+    assert (
+        redact_query(query)
+        == "api_key=***&auth=***&private_key=***&pass=***&jwt=***&bearer=***&code=***&t%00oken=***&a=1;token=***&name=kept"
+    )

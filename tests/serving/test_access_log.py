@@ -70,3 +70,18 @@ def test_a_standard_error_nobody_reads_stalls_no_request() -> None:
             assert session.get(f"{url}/v1/workspaces", timeout=5).status_code == 200
         session.close()
     assert sum('"GET /v1/workspaces"' in line for line in lines) > 500  # written once standard error was read
+
+
+def test_unicode_line_breaks_and_backslashes_are_escaped_and_uvicorns_own_warnings_stall_nothing() -> None:
+    import socket
+
+    with served() as (url, lines):
+        requests.get(f"{url}/a%C2%85b%E2%80%A8c%E2%80%AEd%5Cx0a", headers={"X-Auth-Token": "t"}, timeout=10)
+        port = int(url.rsplit(":", 1)[1])
+        for _ in range(3000):  # each is a warning of uvicorn's ("Invalid HTTP request received."): ~100 KB unread
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"GARBAGE\r\n\r\n")
+                client.recv(1024)
+        assert requests.get(f"{url}/healthcheck", timeout=5).status_code == 200
+    logged = next(line for line in lines if '"GET /a' in line)
+    assert "\\x85" in logged and "\\u2028" in logged and "\\u202e" in logged and "\\x5cx0a" in logged, logged

@@ -112,7 +112,7 @@ BAD_CATALOGS = {
         (["serve"], {"MOCKFABRIC_SEED": "abc"}, "MOCKFABRIC_SEED"),
         (["verify", "--base-url", "127.0.0.1:8080", "--token", "t"], {}, "is not an http(s)://host[:port] URL"),
         (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--report", "/nonexistent/dir/r.json"], {}, "does not exist"),
-        (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--max-examples", "0"], {}, "at least 1"),
+        (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--max-examples", "0"], {}, "--max-examples must be 1..10000"),
         (["verify", "--base-url", "http://127.0.0.1:1", "--token", "t", "--max-examples", "x"], {}, "expected a whole number"),
         (["verify", "--token", "t"], {}, "--base-url"),
         (["diff", "/nonexistent/a.json", "/nonexistent/b.json"], {}, "cannot read /nonexistent/a.json"),

@@ -159,3 +159,32 @@ def test_a_huge_head_pipelined_behind_a_running_stream_closes_it_without_a_statu
     answers = first + rest
     if b"HTTP/1.1 431" in answers:  # only once the stream's answer is whole: its last chunk, then the refusal
         assert answers.index(b"HTTP/1.1 431") > answers.index(b"data: [DONE]\n\n\r\n0\r\n\r\n"), answers[-400:]
+
+
+@pytest.mark.parametrize("first", [10, 1000, 60_000])
+def test_a_head_over_the_bound_is_refused_however_it_is_split(emulator: str, first: int) -> None:
+    """The first read of a head counts too (it used to be forgotten when the parser began the message)."""
+    head = b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * (MAX_HEAD + 1000) + b"\r\n\r\n"
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.sendall(head[:first])
+        select.select([client], [], [], 0.2)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            client.sendall(head[first:])
+        answer = read_until_closed(client)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+def test_a_second_head_over_the_bound_is_refused_after_the_first_answer(emulator: str) -> None:
+    """Behind a request still being answered (2 s of injected latency), a head over the bound waits for that answer,
+    which is sent whole, and is then refused with 431."""
+    slow = b'GET /v1/specs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Mockfabric-Fault: {"latency_ms": 1000}\r\n\r\n'
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(slow)
+        select.select([client], [], [], 0.2)
+        second = b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"p" * (2 * MAX_HEAD) + b"\r\n\r\n"
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            client.sendall(second)
+        answers = read_until_closed(client)
+    assert answers.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 431" in answers, answers[:300]
+    assert answers.index(b"HTTP/1.1 431") > answers.index(b"\r\n\r\n")  # after the first answer's head and body
