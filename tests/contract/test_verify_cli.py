@@ -253,14 +253,14 @@ def test_verify_with_rejected_credentials_fails_instead_of_passing(installed: Pa
     assert "credentials rejected" in result.stderr and "conforms" not in result.stdout and "Traceback" not in result.stderr
 
 
-def test_verify_against_a_closed_port_is_one_cannot_connect_line(installed: Path, tmp_path: Path) -> None:
+def test_verify_against_a_closed_port_is_one_cannot_reach_line(installed: Path, tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         result = run(installed, tmp_path, "verify", "--base-url", f"http://127.0.0.1:{port}", "--token", "t")
-    assert result.returncode == 2 and result.stderr.startswith(f"mockfabric: cannot connect to http://127.0.0.1:{port}")
+    assert result.returncode == 2 and result.stderr.startswith(f"mockfabric: cannot reach http://127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1 and "not_a_server_error" not in result.stdout
 
 
