@@ -14,17 +14,15 @@ import pytest
 from mockfabric import MockFabric
 from mockfabric.clients import async_http_client, async_openai_client, http_client, instance_url, openai_client
 
-from ..serving.flow import Deployed, deploy
+from ..serving.flow import Deployed, deploy, fresh_deployment
 
 HI = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
-    with MockFabric() as fabric:
-        built = deploy(fabric)
+    with fresh_deployment() as built:
         yield built
-        built.session.close()
 
 
 def test_streamed_and_whole_completions_by_token(deployed: Deployed) -> None:

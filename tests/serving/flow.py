@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,3 +43,14 @@ def deploy(fabric: MockFabric, *, running: bool = True) -> Deployed:
         fabric.advance(5)
         assert session.get(f"{url}/v1/workspaces/{ws}/services/instances/{instance}").json()["status"] == "RUNNING"
     return Deployed(fabric, session, ws, ep, instance)
+
+
+@contextmanager
+def fresh_deployment(**settings: Any) -> Iterator[Deployed]:
+    """A new emulator (MockFabric with `settings`) with one RUNNING instance; stopped, and its session closed, after."""
+    with MockFabric(**settings) as fabric:
+        deployed = deploy(fabric)
+        try:
+            yield deployed
+        finally:
+            deployed.session.close()

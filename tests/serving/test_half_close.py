@@ -10,20 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockfabric import MockFabric
-
 from ..proxy.running import RunningProxy
-from .flow import Deployed, deploy
+from .flow import Deployed, fresh_deployment
 from .sockets import read_until_closed
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
-    with MockFabric() as fabric:
-        found = deploy(fabric)
-        fabric.set_timing(found.instance, ttft_ms=50, itl_ms=20)
+    with fresh_deployment() as found:
+        found.fabric.set_timing(found.instance, ttft_ms=50, itl_ms=20)
         yield found
-        found.session.close()
 
 
 def half_closed_stream(base_url: str, path: str, headers: dict[str, str]) -> bytes:

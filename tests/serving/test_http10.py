@@ -10,17 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from mockfabric import MockFabric
-
-from .flow import Deployed, deploy
+from .flow import Deployed, fresh_deployment
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
-    with MockFabric() as fabric:
-        found = deploy(fabric)
+    with fresh_deployment() as found:
         yield found
-        found.session.close()
 
 
 def exchange(deployed: Deployed, version: str, stream: bool) -> tuple[str, bytes]:
