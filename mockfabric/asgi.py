@@ -33,7 +33,6 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-RequestHook = Callable[[Scope], Callable[[], None]]  # told when a request reaches the app; returns "it has ended"
 
 
 class Served:
@@ -164,8 +163,8 @@ class BodyBudget:
 
 class AsgiFront:
     """ASGI 3 app around a WSGI app. Small public requests are answered on the event loop itself; control requests
-    and large bodies on up to `threads` worker threads (streams and injected latency hold none). `on_request`, if
-    given, is told when each request reaches the app (the server's read deadlines)."""
+    and large bodies on up to `threads` worker threads (streams and injected latency hold none). `on_served`, if
+    given, is told of each request once it is over (the access log)."""
 
     def __init__(
         self,
@@ -175,14 +174,12 @@ class AsgiFront:
         max_body: int,
         read_timeout: float,
         backlog_limit: int = BACKLOG_LIMIT,
-        on_request: RequestHook | None = None,
         on_served: AccessHook | None = None,
     ) -> None:
         self.app = wsgi_app
         self.on_served = on_served
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mockfabric-worker")
         self.max_body, self.read_timeout, self.backlog_limit = max_body, read_timeout, backlog_limit
-        self.on_request = on_request
         self.turns = Turns()
         self.bodies = BodyBudget()
         self.backlogs = Backlogs()
@@ -190,14 +187,11 @@ class AsgiFront:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan and websockets are switched off in the server's config
             return
-        ended = self.on_request(scope) if self.on_request is not None else None
         served = Served() if self.on_served is not None else None
         started = time.perf_counter()
         try:
             await self._serve(scope, receive, send if served is None else served.watching(send), served)
         finally:
-            if ended is not None:
-                ended()
             if served is not None and self.on_served is not None:
                 served.seconds = time.perf_counter() - started
                 self.on_served(scope, served)

@@ -13,7 +13,8 @@ subclass of the class `--http httptools` names, overriding asyncio.Protocol's ow
 uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format).
 The request head is bounded (`MAX_HEAD`) before the parser reads it, and so are chunk framing and trailers; to know
 where a head begins and ends and where body bytes are, it also extends uvicorn's httptools callbacks
-`on_message_begin`, `on_headers_complete` and `on_body` (calling uvicorn's own too).
+`on_message_begin`, `on_headers_complete`, `on_body` and `on_message_complete` (calling uvicorn's own too); a
+client's half-close goes through asyncio.Protocol's `eof_received`.
 Those methods are not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
 test_hostile_clients.py exercise both over real sockets.
 """
@@ -460,11 +461,10 @@ class Server(BoundServer):
             max_body=MAX_BODY,
             read_timeout=settings.read_timeout,
             backlog_limit=settings.stream_backlog,
-            on_request=deadlines.request_started,
             on_served=log_access,
         )
         config = uvicorn.Config(
-            self.front,
+            with_read_deadlines(self.front, deadlines),
             http=deadlines.protocol_class(),
             ws="none",
             lifespan="off",
