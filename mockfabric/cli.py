@@ -54,8 +54,10 @@ class _Parser(argparse.ArgumentParser):
         """The flags given to this (sub)command that it does not have (up to its first subcommand's name)."""
         unknown: list[str] = []
         for given in self.mockfabric_given:
+            if given == "--":  # what follows is not flags
+                break
             if not given.startswith("-"):
-                if unknown or given in ("--",):
+                if unknown:  # the mistyped flag's value, then the rest: the first unknown flag is enough to name
                     break
                 continue
             if given.split("=", 1)[0] not in self.mockfabric_flags | {"-h", "--help"}:

@@ -44,7 +44,7 @@ BILLABLE = frozenset(
 POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
 NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
 GIVE_UP_AFTER = 8  # requests in a row without an answer after which the run stops sending
-RECENT_WINDOW, RECENT_UNANSWERED = 32, 24  # ... or this many of the latest requests (a target answering 1 in 8)
+RECENT_WINDOW, RECENT_UNANSWERED = 32, 24  # ... or this many of the latest (1 in 8 answered); the window holds GIVE_UP_AFTER
 Progress = Callable[[str], None]
 
 
@@ -70,7 +70,6 @@ class Harness:
         self.wait_timeout, self.request_timeout = wait_timeout, request_timeout
         self.only = only
         self.gave_up: str | None = None  # why the run stopped sending: the target stopped answering
-        self._silent = 0  # requests in a row that got no answer
         self._recent: deque[bool] = deque(maxlen=RECENT_WINDOW)  # whether each of the latest requests got an answer
         self.progress = progress or (lambda line: None)
         self.session = target.session()
@@ -215,23 +214,18 @@ class Harness:
                 )
             )
             return
-        self._silent = 0
         self._recent.append(True)
         self._judge(case, response, result, mode, kwargs)
 
     def _no_answer(self, error: Exception) -> None:
         """Count one request that got no answer; GIVE_UP_AFTER in a row and the run stops sending (a target that
         stopped answering would otherwise hold the run for request_timeout a request, hours in all)."""
-        self._silent += 1
         self._recent.append(False)
+        in_a_row = len(self._recent) >= GIVE_UP_AFTER and not any(list(self._recent)[-GIVE_UP_AFTER:])
         unanswered = self._recent.count(False)
         sparse = len(self._recent) == RECENT_WINDOW and unanswered >= RECENT_UNANSWERED
-        if (self._silent >= GIVE_UP_AFTER or sparse) and self.gave_up is None:
-            count = (
-                f"{GIVE_UP_AFTER} requests in a row"
-                if self._silent >= GIVE_UP_AFTER
-                else f"{unanswered} of the last {RECENT_WINDOW} requests"
-            )
+        if (in_a_row or sparse) and self.gave_up is None:
+            count = f"{GIVE_UP_AFTER} requests in a row" if in_a_row else f"{unanswered} of the last {RECENT_WINDOW} requests"
             self.gave_up = f"the target stopped answering: {count} got {_no_answer_kind(error)}"
             left = "" if self.read_only else "; no cleanup was possible: workspaces named mfv-… it made may be left"
             self.progress(f"  giving up: {self.gave_up}{left}")
@@ -317,7 +311,6 @@ class Harness:
         ) as exc:  # setup and cleanup go on without it; the verdict counts the run's answers
             self._no_answer(exc)
             return 0, None
-        self._silent = 0
         self._recent.append(True)
         try:
             answer = response.json()
