@@ -65,6 +65,20 @@ def send_until_closed(url: str, first: bytes, piece: bytes, total: int, last: by
         return read_until_closed(client), sent
 
 
+def create_head(length: int) -> bytes:
+    """The head of a CreateWorkspace request with a body of `length` bytes, closing the connection after."""
+    return (
+        f"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Project-Id: heads\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def assert_serves_on(url: str) -> None:
+    with socket.create_connection(address(url), timeout=10) as client:
+        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert status_and_body(read_until_closed(client))[0] == 200
+
+
 def status_and_body(answer: bytes) -> tuple[int, bytes]:
     head, _, body = answer.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
@@ -78,9 +92,7 @@ def test_a_head_over_64_kib_is_refused_431_before_the_rest_is_read(server: str, 
     assert status == 431 and b"connection: close" in answer.lower(), answer[:300]
     assert json.loads(body)["error_code"] == "common.00000431"
     assert sent <= 2 * MAX_HEAD, f"the server read {sent} bytes of head before refusing"
-    with socket.create_connection(address(url), timeout=10) as client:  # and it serves on
-        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        assert status_and_body(read_until_closed(client))[0] == 200
+    assert_serves_on(url)
 
 
 def test_a_head_just_under_the_bound_is_served(emulator: str) -> None:
@@ -90,10 +102,7 @@ def test_a_head_just_under_the_bound_is_served(emulator: str) -> None:
 
 def test_a_large_body_sent_with_its_head_in_one_write_is_not_counted_as_head(emulator: str) -> None:
     body = json.dumps({"name": "big", "description": "d" * 1_000_000}).encode()
-    head = (
-        f"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Project-Id: heads\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
+    head = create_head(len(body))
     with socket.create_connection(address(emulator), timeout=10) as client:
         client.sendall(head + body)
         status, answer = status_and_body(read_until_closed(client))
@@ -116,17 +125,12 @@ def test_a_trailer_over_the_bound_is_refused_like_a_head(emulator: str) -> None:
     answer, sent = send_until_closed(emulator, chunked + b"5\r\nhello\r\n0\r\nX-Trailer: ", b"a" * PIECE, 16 * MAX_HEAD)
     assert sent <= 2 * MAX_HEAD, f"the server read {sent} bytes of trailer"
     assert b"HTTP/1.1 200" not in answer and b"HTTP/1.1 201" not in answer, answer[:300]
-    with socket.create_connection(address(emulator), timeout=10) as client:  # and it serves on
-        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        assert status_and_body(read_until_closed(client))[0] == 200
+    assert_serves_on(emulator)
 
 
 def test_a_blank_line_split_between_two_reads_does_not_count_the_body_as_head(emulator: str) -> None:
     body = json.dumps({"name": "split", "description": "d" * 200_000}).encode()
-    head = (
-        f"POST /v1/workspaces HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: t\r\nX-Project-Id: heads\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
+    head = create_head(len(body))
     for split in (1, 2, 3):
         with socket.create_connection(address(emulator), timeout=10) as client:
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
