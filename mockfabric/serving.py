@@ -14,7 +14,9 @@ uvicorn's (`send_400_response`, so that a request the parser rejects is answered
 The request head is bounded (`MAX_HEAD`) before the parser reads it, and so are chunk framing and trailers; to know
 where a head begins and ends and where body bytes are, it also extends uvicorn's httptools callbacks
 `on_message_begin`, `on_headers_complete`, `on_body` and `on_message_complete` (calling uvicorn's own too); a
-client's half-close goes through asyncio.Protocol's `eof_received`.
+client's half-close goes through asyncio.Protocol's `eof_received`. uvicorn's protocol is handed a
+`LingeringTransport` (mockfabric/linger.py) in place of the loop's, so that every close of a request not read to its
+end lingers.
 Those methods are not documented: uvicorn is pinned to 0.54.x, and tests/serving/test_cli.py and
 test_hostile_clients.py exercise both over real sockets.
 """
@@ -40,6 +42,7 @@ from .config import ConfigError, Settings
 from .errors import ApiError, HeadTooLarge, MalformedRequest, RequestTimeout, new_request_id
 from .fixture.answers import FixtureError
 from .identities import CredentialsError
+from .linger import LingeringTransport
 from .logs import BackgroundLog
 from .persistence import StateFileError
 from .redaction import redact_query
@@ -78,7 +81,7 @@ class _Watch:
 
     __slots__ = ("busy", "ended", "heard", "peer", "pending", "refuse_when_done", "seconds", "timer", "transport")
 
-    def __init__(self, transport: asyncio.Transport, peer: tuple[str, int], seconds: float) -> None:
+    def __init__(self, transport: LingeringTransport, peer: tuple[str, int], seconds: float) -> None:
         self.transport, self.peer, self.seconds = transport, peer, seconds
         self.busy = 0
         self.pending = 0  # requests whose head was read and whose app has not finished
@@ -97,7 +100,7 @@ class _Watch:
             return
         if self.heard:
             self.transport.write(_timeout_answer())
-        self.transport.close()
+        self.transport.close_now()  # a client that stopped sending has nothing to linger for
 
     def enter(self) -> None:
         self.busy += 1
@@ -279,16 +282,22 @@ class ReadDeadlines:
         class DeadlineProtocol(HttpToolsProtocol):
             mockfabric_watch: _Watch | None = None
             mockfabric_head: _HeadBound
+            mockfabric_linger: LingeringTransport
+            mockfabric_unread = False  # a request is not read to its end: a close now lingers
 
             def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-                super().connection_made(transport)
+                linger = self.mockfabric_linger = LingeringTransport(transport, lambda: self.mockfabric_unread)
+                super().connection_made(linger)
                 self.mockfabric_head = _HeadBound(MAX_HEAD)
                 peer = _peer(transport)
                 if peer is not None:
-                    watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(transport, peer, deadlines.seconds)
+                    watch = self.mockfabric_watch = deadlines.watches[peer] = _Watch(linger, peer, deadlines.seconds)
                     watch.arm()  # a new connection owes its first request head
 
             def data_received(self, data: bytes) -> None:
+                if self.mockfabric_linger.drop(data):
+                    return
+                self.mockfabric_unread = True
                 watch = self.mockfabric_watch
                 if watch is not None:
                     watch.heard = True
@@ -317,10 +326,12 @@ class ReadDeadlines:
                 super().on_body(body)
 
             def on_message_complete(self) -> None:
+                self.mockfabric_unread = False
                 super().on_message_complete()
                 self.mockfabric_head.message_complete()
 
             def on_message_begin(self) -> None:
+                self.mockfabric_unread = True
                 super().on_message_begin()
                 self.mockfabric_head.begin()
 
@@ -331,7 +342,11 @@ class ReadDeadlines:
                 super().on_headers_complete()
 
             def eof_received(self) -> bool:  # type: ignore[override]  # asyncio.Protocol says bool | None
-                """A client that half-closes after its request still gets the answer (a stream to its end)."""
+                """A client that half-closes after its request still gets the answer (a stream to its end); one
+                that was refused and lingered over is done."""
+                if self.mockfabric_linger.client_closed():
+                    return False
+                self.mockfabric_unread = False  # nothing more can come
                 watch = self.mockfabric_watch
                 return watch is not None and watch.client_ended()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import select
 import signal
 import socket
 import subprocess
@@ -212,7 +213,8 @@ def test_a_client_leaving_mid_stream_hurts_nobody(served: Served, reference_url:
 
 
 def upload(served: Served, length: int | None) -> tuple[int, bytes]:
-    """Send up to 300 MB of body (declared, or chunked when `length` is None); how much the kernel took, and the answer."""
+    """Send up to 300 MB of body (declared, or chunked when `length` is None) until the answer comes; how much the
+    kernel took before it came, and the answer. (The server lingers after refusing: it would drop what came after.)"""
     client = socket.create_connection(served.address, timeout=10)
     client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
     sent, piece = 0, b"x" * 65536
@@ -222,6 +224,8 @@ def upload(served: Served, length: int | None) -> tuple[int, bytes]:
             data = piece if length is not None else b"%x\r\n%b\r\n" % (len(piece), piece)
             client.sendall(data)
             sent += len(piece)
+            if select.select([client], [], [], 0)[0]:
+                break
     except OSError:
         pass  # the server answered and closed: what matters is how much it took first
     answer = b""

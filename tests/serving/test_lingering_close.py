@@ -1,0 +1,134 @@
+"""A refused client that is still sending reads the refusal, not a reset (issue 28, left from item 4): the server
+half-closes after a 413 or 431 and drops what the client goes on sending, for a bounded time (mockfabric/linger.py).
+Python's http.client, which sends the whole request before it reads, saw "connection reset by peer" every time.
+Over real sockets, on the emulator and on the proxy (which serve through the same protocol)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mockfabric import MockFabric, linger
+from mockfabric.web.errors import MAX_BODY
+
+from ..proxy.running import RunningProxy
+from .sockets import read_until_closed
+from .test_request_heads import address, assert_serves_on, create_head, status_and_body
+
+SHORT_LINGER, SHORT_IDLE = 1.5, 0.5  # the bounds under test, shortened so the hostile cases stay fast
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[str]:
+    with MockFabric() as fabric:
+        yield fabric.base_url
+
+
+@pytest.fixture(scope="module")
+def proxy(emulator: str) -> Iterator[str]:
+    with RunningProxy(emulator, token="proxy-token") as running:
+        yield running.url
+
+
+@pytest.fixture
+def short_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linger, "LINGER_SECONDS", SHORT_LINGER)
+    monkeypatch.setattr(linger, "LINGER_IDLE", SHORT_IDLE)
+
+
+def http_client(url: str) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection(*address(url), timeout=20)
+
+
+@pytest.mark.parametrize("server", ["emulator", "proxy"])
+def test_a_client_sending_a_body_over_the_limit_reads_the_413(server: str, request: pytest.FixtureRequest) -> None:
+    url: str = request.getfixturevalue(server)
+    for _ in range(3):  # a reset was seen every time before; three tries leave no luck
+        client = http_client(url)
+        try:
+            client.request("POST", "/v1/workspaces", body=b"x" * (MAX_BODY + 8 * 1024 * 1024), headers={"X-Auth-Token": "t"})
+            answer = client.getresponse()
+            assert answer.status == 413, answer.read()[:300]
+            assert json.loads(answer.read())["error_code"] == "APIG.0201"
+        finally:
+            client.close()
+    assert_serves_on(url)
+
+
+@pytest.mark.parametrize("server", ["emulator", "proxy"])
+def test_a_client_sending_a_head_over_the_bound_reads_the_431(server: str, request: pytest.FixtureRequest) -> None:
+    url: str = request.getfixturevalue(server)
+    for _ in range(3):
+        client = http_client(url)
+        try:
+            client.request("GET", "/healthcheck", headers={"X-Padding": "a" * 3_000_000})
+            answer = client.getresponse()
+            assert answer.status == 431 and json.loads(answer.read())["error_code"] == "common.00000431"
+        finally:
+            client.close()
+    assert_serves_on(url)
+
+
+def keep_sending(client: socket.socket, ended: list[float]) -> None:
+    """Sends until the server closes the connection for good (a reset), then notes when."""
+    piece = b"x" * 65536
+    try:
+        while True:
+            client.sendall(piece)
+    except OSError:
+        ended.append(time.monotonic())
+
+
+def is_reset(client: socket.socket) -> bool:
+    """True when the server has closed the connection for good: a byte sent now is answered with a reset."""
+    try:
+        client.sendall(b"x")
+        threading.Event().wait(0.2)  # the reset's round trip on loopback
+        client.sendall(b"x")
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.usefixtures("short_linger")
+def test_a_refused_client_that_never_stops_sending_is_closed_within_the_linger_bound(emulator: str) -> None:
+    ended: list[float] = []
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(create_head(MAX_BODY * 100))
+        sender = threading.Thread(target=keep_sending, args=(client, ended), daemon=True)
+        sender.start()
+        answer = read_until_closed(client, seconds=5)  # the answer, then the server's half-close
+        answered = time.monotonic()
+        assert_serves_on(emulator)  # a lingering connection holds nobody else up
+        sender.join(timeout=SHORT_LINGER + 5)
+    assert status_and_body(answer)[0] == 413, answer[:300]
+    assert ended, "the server still took bytes long after the linger bound"
+    assert ended[0] - answered < SHORT_LINGER + 1, f"the connection was held {ended[0] - answered:.1f} s past the refusal"
+
+
+@pytest.mark.usefixtures("short_linger")
+def test_a_refused_client_gone_silent_is_closed_after_the_idle_bound(emulator: str) -> None:
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(create_head(MAX_BODY * 100) + b"x" * 1000)  # then nothing: neither the body nor a close
+        answer = read_until_closed(client, seconds=5)
+        assert not is_reset(client), "the refused client was not lingered over"
+        threading.Event().wait(SHORT_IDLE * 2)  # silent for twice the idle bound
+        assert is_reset(client), "a silent client was held past the idle bound"
+    assert status_and_body(answer)[0] == 413, answer[:300]
+
+
+def test_an_answer_that_closes_after_a_whole_request_does_not_linger(emulator: str, short_linger: None) -> None:
+    """Only a request not read to its end lingers: a plain `Connection: close` answer closes at once."""
+    with socket.create_connection(address(emulator), timeout=10) as client:
+        client.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        started = time.monotonic()
+        answer = read_until_closed(client, seconds=5)
+        held = time.monotonic() - started
+    assert status_and_body(answer)[0] == 200
+    assert held < SHORT_IDLE / 2, f"a whole request's connection was held {held:.2f} s after its answer"
