@@ -2,15 +2,18 @@
 
 Tokenizer (one, used for chunking and usage alike): a token is an optional run of whitespace followed by up to
 six letters/digits, or by one other character; trailing whitespace is a token of its own. Joining the tokens
-gives the text back exactly. Usage: prompt_tokens = sum over messages of (tokens of content + 3);
-completion_tokens = tokens of the answer, per choice, summed over choices.
+gives the text back exactly. Usage: prompt_tokens = sum over messages of (tokens of content and of the tool calls
+an assistant message made + 3); completion_tokens = tokens of the answer (content, reasoning, each tool call's name
+and arguments), per choice, summed over choices.
 
 Content: an answer decided beforehand (`Scripted`, from the fixture layer: its text, perhaps cut into explicit
 chunks with their own delays, reported usage, what happens to it on the way) if there is one, else the
 mode: `echo` (the last user message) or `generate` (text drawn from a fixed vocabulary
 with an RNG seeded by the emulator seed and the request, so the same request gives the same answer).
 Answers are cut at the token limit (`max_tokens` or `max_completion_tokens`; 0 or absent = 4096), and then end
-with finish_reason `length` instead of `stop`.
+with finish_reason `length` instead of `stop`. An answer may call tools (service/tools.py): a forced tool_choice's
+call in generate mode, or the calls decided beforehand; it then ends with finish_reason `tool_calls`, its calls after
+its content, and the limit does not cut them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import RuleViolated
 from .json_answers import UnsupportedSchema, instance_of, json_object
+from .tools import ToolCall, as_message_calls, call_deltas, call_text, forced_call, message_calls_text, with_ids
+from .tools import delta_count as call_delta_count
 
 if TYPE_CHECKING:
     from ..effects import FaultEffect
@@ -78,6 +83,7 @@ class Scripted:
     usage: Mapping[str, int] | None = None
     effect: FaultEffect | None = None
     content_tokens: int | None = None  # the content's tokens when known beforehand (a fixture counts them once)
+    tool_calls: tuple[ToolCall, ...] = ()  # functions the answer calls (after its content); finish_reason tool_calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +98,14 @@ class Choice:
     reasoning_content: str | None = None  # a reasoning model's, or a scripted reasoning_content
     reasoning_tokens: int = 0
     fragments: tuple[Fragment, ...] | None = None  # the content's explicit chunks, when the answer was cut so
+    tool_calls: tuple[ToolCall, ...] = ()  # each with its id
+    tool_tokens: int = 0
 
     def delta_count(self, size: int) -> int:
         """How many chunks after the role carry a piece of it when `size` tokens go in a chunk."""
         content = len(self.fragments) if self.fragments is not None else -(-self.content_tokens // size)
-        return -(-self.reasoning_tokens // size) + content
+        calls = call_delta_count(self.tool_calls, count_tokens, size) if self.tool_calls else 0
+        return -(-self.reasoning_tokens // size) + content + calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +122,7 @@ class Completion:
     @property
     def completion_tokens(self) -> int:
         """The answers' tokens, reasoning included (as reasoning models count them; inferred for this service)."""
-        return sum(choice.content_tokens + choice.reasoning_tokens for choice in self.choices)
+        return sum(choice.content_tokens + choice.reasoning_tokens + choice.tool_tokens for choice in self.choices)
 
     @property
     def total_tokens(self) -> int:
@@ -145,6 +154,9 @@ class Completion:
             message: dict[str, Any] = {"role": "assistant", "content": choice.content}
             if choice.reasoning_content is not None:
                 message["reasoning_content"] = choice.reasoning_content
+            if choice.tool_calls:  # a call alone has no content: null, as OpenAI-compatible servers send it
+                message["content"] = choice.content or None
+                message["tool_calls"] = as_message_calls(choice.tool_calls)
             choices.append({"index": choice.index, "message": message, "finish_reason": choice.finish_reason})
         return {
             "id": self.id,
@@ -234,9 +246,11 @@ def _deltas(choice: Choice, size: int) -> Iterator[tuple[dict[str, str], float |
     if choice.fragments is not None:
         for fragment in choice.fragments:
             yield {"content": fragment.text}, fragment.delay_ms
-        return
-    for piece in pieces(choice.content, size):
-        yield {"content": piece}, None
+    else:
+        for piece in pieces(choice.content, size):
+            yield {"content": piece}, None
+    for delta in call_deltas(choice.tool_calls, pieces, size):
+        yield delta, None
 
 
 def count_tokens(text: str) -> int:
@@ -275,8 +289,18 @@ def prompt_tokens(messages: list[Mapping[str, Any]]) -> int:
 
 
 def message_tokens(messages: list[Mapping[str, Any]]) -> list[int]:
-    """The tokens of each message's content."""
-    return [count_tokens(str(message.get("content", ""))) for message in messages]
+    """The tokens of each message's content (and of the calls an assistant message made)."""
+    return [count_tokens(message_text(message)) + _calls_tokens(message) for message in messages]
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """A request message's content as text ("" when it has none: an assistant message that only called tools)."""
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _calls_tokens(message: Mapping[str, Any]) -> int:
+    return count_tokens(message_calls_text(message)) if message.get("tool_calls") else 0
 
 
 DELIVERY_FIELDS = ("stream", "stream_options", "stop")  # how the answer travels or where it ends, not what it says
@@ -316,6 +340,7 @@ class Draft:
     seed: int = 0  # the request's own seed: what a reasoning model thinks is drawn from it
     cut: tuple[bool, ...] = ()  # whether each unscripted answer was cut at the limit
     stops: tuple[str, ...] = ()  # `stop`: an answer ends before the first of these it holds (x-inferred)
+    calls: tuple[ToolCall | None, ...] = ()  # per choice, the call a forced tool_choice makes (x-inferred)
 
 
 def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Draft:
@@ -324,12 +349,18 @@ def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Dr
     own_seed = request_seed(seed, body)
     messages = list(body["messages"])
     counts = message_tokens(messages)
+    calls: list[ToolCall | None] = [None] * choices
     if mode == "echo":  # every choice echoes the same message, counted with the prompt already
+        forced_call(body, random.Random(own_seed))  # a tool_choice the tools cannot meet is refused in every mode
         place = echoed(messages)
-        texts = [(str(messages[place].get("content", "")), counts[place])] * choices
+        texts = [(message_text(messages[place]), count_tokens(message_text(messages[place])))] * choices
     else:
         rng = random.Random(own_seed)
-        texts = [(text, count_tokens(text)) for text in (_generated(body, rng) for _ in range(choices))]
+        texts = []
+        for index in range(choices):
+            calls[index] = forced_call(body, rng)
+            text = "" if calls[index] is not None else _generated(body, rng)
+            texts.append((text, count_tokens(text)))
     cuts = {id(text): (cut_at(text, tokens, limit), min(tokens, limit)) for text, tokens in texts}  # echo: one cut for all
     return Draft(
         limit,
@@ -338,6 +369,7 @@ def draft_completion(body: Mapping[str, Any], mode: str, seed: int | None) -> Dr
         own_seed,
         tuple(tokens > limit for _, tokens in texts),
         stop_sequences(body),
+        tuple(calls),
     )
 
 
@@ -375,9 +407,20 @@ def build_completion(
         content = _stopped(decided or (text, tokens, "length" if draft.cut[index] else "stop", None), draft.stops)
         thought = _reasoning(scripted, reasoning, draft.seed + index)
         thought_tokens = count_tokens(thought) if thought is not None else 0
-        choices.append(Choice(index, content[0], content[1], content[2], thought, thought_tokens, content[3]))
+        calls = with_ids(_calls(scripted, draft, index), completion_id, index)
+        finish = "tool_calls" if calls and (scripted is None or scripted.finish_reason is None) else content[2]
+        called = sum(count_tokens(call_text(call)) for call in calls)
+        choices.append(Choice(index, content[0], content[1], finish, thought, thought_tokens, content[3], calls, called))
     reported = scripted.usage if scripted is not None else None
     return Completion(completion_id, created, model, choices, draft.prompt_tokens, reported)
+
+
+def _calls(scripted: Scripted | None, draft: Draft, index: int) -> tuple[ToolCall, ...]:
+    """The calls a choice makes: the scripted answer's, else the one a forced tool_choice drew for it."""
+    if scripted is not None:
+        return scripted.tool_calls
+    forced = draft.calls[index] if index < len(draft.calls) else None
+    return (forced,) if forced is not None else ()
 
 
 def _decided(scripted: Scripted, limit: int) -> tuple[str, int, str, tuple[Fragment, ...] | None]:

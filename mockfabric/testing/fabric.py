@@ -193,15 +193,18 @@ class MockFabric:
     def script_completion(
         self,
         instance_id: str,
-        content: str,
+        content: str = "",
         *,
         reasoning_content: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
         default: bool = False,
     ) -> int:
-        """Queue the answer the next invocation of `instance_id` gives (or, with default=True, every unscripted one)."""
+        """Queue the answer the next invocation of `instance_id` gives (or, with default=True, every unscripted one).
+        `tool_calls`: functions it calls, each `{name, arguments?, id?}` (arguments an object or JSON text)."""
         body: dict[str, Any] = {"tenant": self.tenant, "instance_id": instance_id, "content": content, "default": default}
-        body.update({k: v for k, v in (("reasoning_content", reasoning_content), ("finish_reason", finish_reason)) if v is not None})
+        optional = (("reasoning_content", reasoning_content), ("tool_calls", tool_calls), ("finish_reason", finish_reason))
+        body.update({k: v for k, v in optional if v is not None})
         return int(self._control_json("POST", "completions", body)["queued"])
 
     def set_timing(self, instance_id: str, *, ttft_ms: int, itl_ms: int, **spread: float) -> None:

@@ -50,6 +50,10 @@ BEYOND_THE_SCHEMA = {  # (operation, error_code, field pattern): why no schema o
     ("DeployServiceInstance", "dataartsfabric.00010010", r"endpoint_id"): "the endpoint's type is its state",
     ("BatchCreateFabricWorkspaceTags", "dataartsfabric.00010010", r"tags"): "the limit counts the workspace's current tags",
     ("InvokeModelService", "dataartsfabric.00010010", r"max_tokens|max_completion_tokens|messages"): "the model's limits",
+    ("InvokeModelService", "dataartsfabric.00010010", r"tool_choice\.function\.name"): "a name `tools` declares relates two fields",
+    ("InvokeModelService", "dataartsfabric.00010010", r"tools\[\d+\]\.function\.parameters|response_format\.json_schema\.schema"): (
+        "a schema the emulator can draw an instance of: JSON Schema's meta-schema and what service/json_answers.py supports"
+    ),
 }
 
 
