@@ -111,10 +111,13 @@ def test_advancing_the_clock_from_the_page_moves_a_status(browser: object, flow:
     assert status_of_creating() == "CREATING"
     before = d.find_element(_by("ID"), "clock").text  # type: ignore[attr-defined]
     d.find_element(_by("CSS_SELECTOR"), "button[data-advance='10']").click()  # type: ignore[attr-defined]
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(d, 10).until(lambda driver: driver.find_element(_by("ID"), "clock").text != before)
-    assert status_of_creating() == "RUNNING"
+    # The page reloads after the control call answers: an element read mid-reload is stale or not there yet.
+    reloading = (StaleElementReferenceException, NoSuchElementException, StopIteration)
+    WebDriverWait(d, 10, ignored_exceptions=reloading).until(lambda driver: driver.find_element(_by("ID"), "clock").text != before)
+    WebDriverWait(d, 10, ignored_exceptions=reloading).until(lambda driver: status_of_creating() == "RUNNING")
     _shot(d, "after-advance")
 
 
