@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from .views import JOURNAL_PAGE, PAGE_SIZE, ResourcesPage
+from .views import JOURNAL_PAGE, PAGE_SIZE, RESOURCES_SHOWN, Paged, ResourcesPage
 
 UI = "/_mockfabric/ui"
 BODY_SHOWN = 16 * 1024  # characters of a body or answer a page shows
@@ -98,25 +98,40 @@ def status(text: str) -> str:
     return f'<span class="s-{esc(text)}">{esc(text)}</span>'
 
 
-def overview(tenants: list[tuple[str, int]], journal_total: int, fixtures: int, faults: int) -> str:
+def overview(tenants: Paged, journal_total: int, fixtures: int, faults: int) -> str:
+    """The counts, and a page of the tenants (PAGE_SIZE a page) with their workspaces."""
     rows = [
-        (link("/resources", name or "(none)", tenant=name), esc(count), link("/journal", "journal", tenant=name)) for name, count in tenants
+        (link("/resources", name or "(none)", tenant=name), esc(count), link("/journal", "journal", tenant=name))
+        for name, count in tenants.items
     ]
-    return f"<p>{len(tenants)} tenant(s), {journal_total} journaled request(s), {fixtures} fixture(s), {faults} fault rule(s).</p>" + table(
-        ("tenant", "workspaces", ""), rows, id="tenants"
-    )
+    counts = f"<p>{tenants.total} tenant(s), {journal_total} journaled request(s), {fixtures} fixture(s), {faults} fault rule(s).</p>"
+    return counts + table(("tenant", "workspaces", ""), rows, id="tenants") + pager("/", tenants, "page")
+
+
+def pager(where: str, listed: Paged, name: str, /, **query: Any) -> str:
+    """Links to the pages before and after `listed`'s (query parameter `name` holds the page number)."""
+    links = []
+    if listed.page > 0:
+        links.append(link(where, "previous page", **query, **{name: listed.page - 1 or None}))
+    if listed.more:
+        links.append(link(where, "next page", **query, **{name: listed.page + 1}))
+    shown = f"page {listed.page + 1} of {max(1, -(-listed.total // PAGE_SIZE))}" if listed.total > PAGE_SIZE else ""
+    return f'<p class=pager data-list="{esc(name)}">{shown} {" · ".join(links)}</p>' if shown or links else ""
 
 
 def resources(page: ResourcesPage) -> str:
-    choose = "".join(
-        f'<option value="{esc(name)}"{" selected" if name == page.tenant else ""}>{esc(name)} ({count})</option>'
-        for name, count in page.tenants
-    )
+    """One tenant's workspaces, a page of them, each with its first resources; or one workspace's resources, a
+    page of them (`page.workspace`)."""
     search = (
-        f'<form method=get action="{UI}/resources">tenant <select name=tenant>{choose}</select> '
-        f'id or name <input name=q value="{esc(page.query)}"> <button type=submit>show</button></form>'
+        f'<form method=get action="{UI}/resources">tenant <input name=tenant value="{esc(page.tenant or "")}"> '
+        f'id or name <input name=q value="{esc(page.query)}"> <button type=submit>show</button> '
+        f"{link('/', 'all tenants')}</form>"
     )
-    parts = [search, f"<p>{page.total} workspace(s){' matching' if page.query else ''}; page {page.page + 1}</p>"]
+    if page.workspace is not None:
+        what = f"{page.total} resource(s){' matching' if page.query else ''} in workspace {esc(page.workspace)}"
+    else:
+        what = f"{page.total} workspace(s){' matching' if page.query else ''}"
+    parts = [search, f"<p>{what}</p>"]
     for workspace in page.workspaces:
         rows = [
             (
@@ -138,8 +153,11 @@ def resources(page: ResourcesPage) -> str:
                 else "<p class=muted>empty</p>"
             )
         )
-    if (page.page + 1) * PAGE_SIZE < page.total:
-        parts.append(link("/resources", "next page", tenant=page.tenant, q=page.query, page=page.page + 1))
+        if page.workspace is None and workspace.held > RESOURCES_SHOWN:
+            more = link("/resources", f"all {workspace.held}", tenant=page.tenant, workspace=workspace.id, q=page.query)
+            parts.append(f"<p class=more>{RESOURCES_SHOWN} of {workspace.held} resource(s) shown: {more}</p>")
+    listed = Paged([], page.page, page.total)
+    parts.append(pager("/resources", listed, "page", tenant=page.tenant, q=page.query, workspace=page.workspace))
     return "".join(parts)
 
 
@@ -187,6 +205,9 @@ def journal_entry(entry: dict[str, Any]) -> str:
             "queued_ms",
         )
     ]
+    answered_by = entry.get("answer", {}).get("answered_by")
+    if answered_by:
+        facts.append(("answered by", esc(answered_by)))
     parts = [table(("", ""), facts, id="entry")]
     if entry.get("pace_ms"):
         parts.append("<h2>Stream timeline</h2>" + timeline(entry.get("queued_ms") or 0.0, entry["pace_ms"]))
@@ -230,7 +251,9 @@ def timeline(queued_ms: float, pace: dict[str, Any]) -> str:
 
 
 def fixtures(view: dict[str, Any]) -> str:
-    listed = view["fixtures"]
+    """A page of the fixtures, a page of the fault rules, the newest strict-mode misses."""
+    listed: Paged = view["fixtures"]
+    faults: Paged = view["faults"]
     fixture_rows = [
         (
             esc(f.get("source", "")),
@@ -239,9 +262,9 @@ def fixtures(view: dict[str, Any]) -> str:
             esc(_or_blank(f.get("times_left"))),
             esc(f.get("used", 0)),
         )
-        for f in listed["fixtures"]
+        for f in listed.items
     ]
-    fault_rows = [(esc(rule.get("id")), shown({k: v for k, v in rule.items() if k != "id"})) for rule in view["faults"]["faults"]]
+    fault_rows = [(esc(rule.get("id")), shown({k: v for k, v in rule.items() if k != "id"})) for rule in faults.items]
     miss_rows = [
         (
             link(f"/journal/{e['seq']}", str(e["seq"])),
@@ -252,10 +275,12 @@ def fixtures(view: dict[str, Any]) -> str:
         for e in view["misses"]
     ]
     return (
-        f"<p>strict mode is {'on' if listed.get('strict') else 'off'}</p><h2>Fixtures</h2>"
+        f"<p>strict mode is {'on' if view['strict'] else 'off'}</p><h2>Fixtures ({listed.total})</h2>"
         + table(("from", "match", "answer", "times left", "answered"), fixture_rows, id="fixtures")
-        + "<h2>Fault rules</h2>"
+        + pager("/fixtures", listed, "page", faults_page=faults.page or None)
+        + f"<h2>Fault rules ({faults.total})</h2>"
         + table(("id", "rule"), fault_rows, id="faults")
+        + pager("/fixtures", faults, "faults_page", page=listed.page or None)
         + "<h2>Strict-mode misses (501)</h2>"
         + table(("seq", "tenant", "last user message", "closest fixtures"), miss_rows, id="misses")
     )

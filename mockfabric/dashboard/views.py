@@ -1,7 +1,8 @@
 """What each dashboard page shows, gathered from the store, the clock and the fixture layer (no HTTP, no Flask).
 
-What must hold: a page costs what it shows, not what the emulator holds — resources are read one tenant at a time,
-PAGE_SIZE workspaces a page, and only those workspaces are settled (what any read of them would do; reads are not
+What must hold: a page costs what it shows, not what the emulator holds — every list is paged: tenants, workspaces
+(read one tenant at a time), a workspace's resources (RESOURCES_SHOWN beside the others, a page of PAGE_SIZE on its
+own), fixtures and fault rules; only the workspaces shown are settled (what any read of them would do; reads are not
 counted as a client's polls). Everything returned is plain data for `pages` to escape.
 """
 
@@ -16,6 +17,7 @@ from ..service.core import Service
 from ..service.store import Entry, WorkspaceState
 
 PAGE_SIZE = 50
+RESOURCES_SHOWN = 10  # a workspace's resources shown beside the other workspaces (all of them, paged, on its own)
 MISSES_SHOWN = 100  # the newest strict-mode misses on the fixtures page
 JOURNAL_PAGE = 50
 KINDS = (("endpoint", "endpoints"), ("model", "models"), ("service_instance", "instances"), ("job", "jobs"), ("job_run", "runs"))
@@ -36,17 +38,35 @@ class WorkspaceView:
     id: str
     name: str
     created: str
-    resources: list[Resource]
+    resources: list[Resource]  # those shown
+    held: int  # resources it holds that the query keeps (all when there is none)
 
 
 @dataclass(slots=True)
 class ResourcesPage:
     tenant: str | None
-    tenants: list[tuple[str, int]]  # (tenant, workspaces), every tenant
     query: str
     page: int
-    total: int  # workspaces matching
+    total: int  # workspaces matching (or the one workspace's resources matching, when `workspace` is named)
     workspaces: list[WorkspaceView]
+    workspace: str | None = None  # the one workspace shown, its resources paged
+
+
+@dataclass(slots=True)
+class Paged:
+    """One page of a longer list: the items shown, which page, and how many there are in all."""
+
+    items: list[Any]
+    page: int
+    total: int
+
+    @property
+    def more(self) -> bool:
+        return (self.page + 1) * PAGE_SIZE < self.total
+
+
+def paged(items: list[Any], page: int) -> Paged:
+    return Paged(items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], page, len(items))
 
 
 def clock_view(clock: ControlledClock) -> dict[str, Any]:
@@ -58,40 +78,64 @@ def tenants(service: Service) -> list[tuple[str, int]]:
         return sorted((name, len(tenant.workspaces)) for name, tenant in service.store.tenants.items())
 
 
-def resources(service: Service, tenant: str | None, query: str = "", page: int = 0) -> ResourcesPage:
-    """One page of one tenant's workspaces (the first tenant's when none is named), with what each holds; `query`
-    keeps the workspaces whose id or name contains it, or that hold a resource whose id or name does."""
-    listed = tenants(service)
-    tenant = tenant if tenant is not None else (listed[0][0] if listed else None)
+def first_tenant(service: Service) -> str | None:
+    with service.store.lock:
+        return min(service.store.tenants, default=None)
+
+
+def resources(service: Service, tenant: str | None, query: str = "", page: int = 0, workspace: str | None = None) -> ResourcesPage:
+    """One page of one tenant's workspaces (the first tenant's when none is named), with the first RESOURCES_SHOWN
+    resources of each; with `workspace`, that workspace alone and a page of its resources. `query` keeps the
+    workspaces whose id or name contains it, or that hold a resource whose id or name does, and of a workspace it
+    keeps only for its resources (all of them, when the workspace itself matches)."""
+    tenant = tenant if tenant is not None else first_tenant(service)
+    needle = query.strip().lower()
     with service.store.lock:
         held = service.store.tenants.get(tenant) if tenant is not None else None
         spaces = list(held.workspaces.items()) if held is not None else []
-        needle = query.strip().lower()
+        if workspace is not None:
+            spaces = [(ws_id, ws) for ws_id, ws in spaces if ws_id == workspace]
         if needle:
             spaces = [(ws_id, ws) for ws_id, ws in spaces if _mentions(ws_id, ws, needle)]
-        chosen = spaces[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         now = service.now()
-        views = []
-        for ws_id, workspace in chosen:
-            service.lifecycle.settle_workspace(workspace, now)
-            views.append(_workspace_view(ws_id, workspace, now))
-    return ResourcesPage(tenant, listed, query, page, len(spaces), views)
+        if workspace is not None:
+            views = [_workspace_view(ws_id, ws, now, needle, page * PAGE_SIZE, PAGE_SIZE) for ws_id, ws in _settled(service, spaces, now)]
+            total = views[0].held if views else 0
+            return ResourcesPage(tenant, query, page, total, views, workspace)
+        chosen = _settled(service, spaces[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], now)
+        views = [_workspace_view(ws_id, ws, now, needle, 0, RESOURCES_SHOWN) for ws_id, ws in chosen]
+    return ResourcesPage(tenant, query, page, len(spaces), views)
+
+
+def _settled(service: Service, spaces: list[tuple[str, WorkspaceState]], now: float) -> list[tuple[str, WorkspaceState]]:
+    for _, workspace in spaces:
+        service.lifecycle.settle_workspace(workspace, now)
+    return spaces
+
+
+def _named(needle: str, resource_id: str, record: dict[str, Any]) -> bool:
+    return needle in resource_id.lower() or needle in str(record.get("name", "")).lower()
 
 
 def _mentions(ws_id: str, workspace: WorkspaceState, needle: str) -> bool:
-    if needle in ws_id.lower() or needle in str(workspace.entry.record.get("name", "")).lower():
-        return True
-    return any(
-        needle in resource_id.lower() or needle in str(entry.record.get("name", "")).lower()
-        for kind, _ in KINDS
-        for resource_id, entry in workspace.collection(kind).items()
+    return _named(needle, ws_id, workspace.entry.record) or any(
+        _named(needle, resource_id, entry.record) for kind, _ in KINDS for resource_id, entry in workspace.collection(kind).items()
     )
 
 
-def _workspace_view(ws_id: str, workspace: WorkspaceState, now: float) -> WorkspaceView:
+def _workspace_view(ws_id: str, workspace: WorkspaceState, now: float, needle: str, start: int, count: int) -> WorkspaceView:
+    """The workspace with `count` of its resources from `start` (those the needle names, unless it names the
+    workspace); only those are read further than their id and name."""
     record = workspace.entry.record
-    listed = [_resource(kind, resource_id, entry, now) for kind, _ in KINDS for resource_id, entry in workspace.collection(kind).items()]
-    return WorkspaceView(ws_id, str(record.get("name", "")), str(record.get("create_time", "")), listed)
+    every = needle == "" or _named(needle, ws_id, record)
+    kept = [
+        (kind, resource_id, entry)
+        for kind, _ in KINDS
+        for resource_id, entry in workspace.collection(kind).items()
+        if every or _named(needle, resource_id, entry.record)
+    ]
+    shown = [_resource(kind, resource_id, entry, now) for kind, resource_id, entry in kept[start : start + count]]
+    return WorkspaceView(ws_id, str(record.get("name", "")), str(record.get("create_time", "")), shown, len(kept))
 
 
 def _resource(kind: str, resource_id: str, entry: Entry, now: float) -> Resource:
@@ -125,9 +169,17 @@ def journal_entry(controls: Controls, seq: int) -> dict[str, Any] | None:
     return found[0] if found and found[0]["seq"] == seq else None
 
 
-def fixtures_view(controls: Controls) -> dict[str, Any]:
-    """Loaded fixtures with how often each answered, fault rules, and the strict-mode misses in the journal."""
-    listed = controls.list_fixtures()
+def fixtures_view(controls: Controls, page: int = 0, faults_page: int = 0) -> dict[str, Any]:
+    """A page of the loaded fixtures with how often each answered, a page of the fault rules, and the newest
+    strict-mode misses in the journal."""
+    fixtures = controls.fixtures.listing(page * PAGE_SIZE, PAGE_SIZE)
+    rules = controls.faults.rules()
+    faults = paged(rules, faults_page)
     newest, _ = controls.journal.newest({"status": 501, "operation": "InvokeModelService"}, MISSES_SHOWN)
     misses = [entry for entry in newest if isinstance(entry.get("body"), dict | str)]
-    return {"fixtures": listed, "faults": controls.list_faults(), "misses": misses}
+    return {
+        "fixtures": Paged(fixtures, page, len(controls.fixtures.items)),
+        "strict": controls.answers.strict,
+        "faults": Paged([rule.as_dict() for rule in faults.items], faults_page, faults.total),
+        "misses": misses,
+    }

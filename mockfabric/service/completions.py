@@ -84,6 +84,7 @@ class Scripted:
     effect: FaultEffect | None = None
     content_tokens: int | None = None  # the content's tokens when known beforehand (a fixture counts them once)
     tool_calls: tuple[ToolCall, ...] = ()  # functions the answer calls (after its content); finish_reason tool_calls
+    origin: str | None = None  # who decided it, as the journal names it: a fixture's file#index, or the control API
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class Completion:
     choices: list[Choice]
     prompt_tokens: int
     reported: Mapping[str, int] | None = None  # usage figures the answer reports instead of the counted ones
+    answered_by: str | None = None  # the origin of the scripted answer it is, if it is one
 
     @property
     def completion_tokens(self) -> int:
@@ -412,7 +414,8 @@ def build_completion(
         called = sum(count_tokens(call_text(call)) for call in calls)
         choices.append(Choice(index, content[0], content[1], finish, thought, thought_tokens, content[3], calls, called))
     reported = scripted.usage if scripted is not None else None
-    return Completion(completion_id, created, model, choices, draft.prompt_tokens, reported)
+    origin = scripted.origin if scripted is not None else None
+    return Completion(completion_id, created, model, choices, draft.prompt_tokens, reported, origin)
 
 
 def _calls(scripted: Scripted | None, draft: Draft, index: int) -> tuple[ToolCall, ...]:

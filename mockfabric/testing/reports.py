@@ -110,11 +110,32 @@ def checked_report(data: Any, source: str) -> dict[str, Any]:
     return data
 
 
+LARGEST_NUMBER = 10**15  # no count or figure of a run comes near it; a sum of many larger ones is a page's undoing
+
+
+def _number_problem(data: Any) -> str | None:
+    """The first number beyond ±LARGEST_NUMBER (or not finite) anywhere in `data`, named; None when there is none."""
+    pending: list[tuple[str, Any]] = [("the report", data)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{where}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool) and not -LARGEST_NUMBER <= value <= LARGEST_NUMBER:
+            return f"{where[:200]} is {'a number beyond ±10^15' if value == value else 'not a number'}"
+    return None
+
+
 def _shape_problem(data: dict[str, Any]) -> str | None:
-    """What `diff` and the pages rely on, checked: operations, each with a statuses object and a list of findings."""
+    """What `diff` and the pages rely on, checked: operations, each with a statuses object and a list of findings,
+    and no number beyond what a run could count (their sums are drawn as text and as bars)."""
     operations = data.get("operations")
     if not isinstance(operations, dict):
         return "no operations object"
+    problem = _number_problem(data)
+    if problem is not None:
+        return problem
     for name, result in operations.items():
         if not isinstance(result, dict):
             return f"operation {name} is not an object"

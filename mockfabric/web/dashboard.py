@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
@@ -35,10 +36,11 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
         body = pages.layout(title, views.clock_view(service.clock), content)
         response = Response(body.encode("utf-8"), status, content_type=HTML)
         response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
         response.headers["X-Frame-Options"] = "DENY"
-        return response
+        return _private(response)
 
     def refusal() -> Response | None:
         if control_token is None:
@@ -47,7 +49,8 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
                 if strict
                 else None
             )
-        given = request.headers.get(CONTROL_TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
+        # the token form's script stores the token URL-encoded (encodeURIComponent), as cookies must hold it
+        given = request.headers.get(CONTROL_TOKEN_HEADER) or unquote(request.cookies.get(TOKEN_COOKIE) or "")
         if hmac.compare_digest(given.encode(), control_token.encode()):
             return None
         return page("Control token", pages.token_form("this page needs the emulator's control token"), 401)
@@ -65,10 +68,12 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
 
     def overview() -> str:
         journal_total = controls.journal.count()
-        return pages.overview(views.tenants(service), journal_total, len(controls.fixtures.items), len(controls.faults.rules()))
+        tenants = views.paged(views.tenants(service), _number("page"))
+        return pages.overview(tenants, journal_total, len(controls.fixtures.items), controls.faults.count())
 
     def resources() -> str:
-        return pages.resources(views.resources(service, request.args.get("tenant"), request.args.get("q", "")[:200], _number("page")))
+        tenant, workspace = request.args.get("tenant") or None, request.args.get("workspace") or None
+        return pages.resources(views.resources(service, tenant, request.args.get("q", "")[:200], _number("page"), workspace))
 
     def journal() -> str:
         tenant = request.args.get("tenant") or None
@@ -84,7 +89,7 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
         return pages.journal_entry(found)
 
     def fixtures() -> str:
-        return pages.fixtures(views.fixtures_view(controls))
+        return pages.fixtures(views.fixtures_view(controls, _number("page"), _number("faults_page")))
 
     app.add_url_rule(pages.UI + "/", "dashboard", guarded("Overview", overview), methods=["GET"])
     app.add_url_rule(pages.UI + "/resources", "dashboard_resources", guarded("Resources", resources), methods=["GET"])
@@ -97,8 +102,9 @@ def register(app: Flask, service: Service, controls: Controls, control_token: st
 
 
 def _number(name: str) -> int:
+    """A page number from the query: ASCII digits (`str.isdigit` also takes '²', which int() refuses), else 0."""
     text = request.args.get(name, "")
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
 def _drift_report() -> Response:
@@ -113,7 +119,15 @@ def _drift_report() -> Response:
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
     response = Response(render_report(report).encode("utf-8"), 200, content_type=HTML)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+    return _private(response)
+
+
+def _private(response: Response) -> Response:
+    """What every dashboard page is: not to be kept by a cache, sniffed as another type, or named to other sites."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
 
