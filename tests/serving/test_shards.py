@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from mockfabric import MockFabric
+from mockfabric.config import CONTROL_TOKEN_HEADER
 from mockfabric.testing.fabric import new_tenant
 from mockfabric.testing.streams import chunk_rule_problems, parse_sse
 from mockfabric.web.auth import credential_of
@@ -115,9 +116,16 @@ def handle(sharded: Sharded, tenant: str | None = None) -> MockFabric:
 
 
 def journal_tenants(shard: str) -> list[str | None]:
-    """The tenant of every public request in the shard's journal."""
-    fabric = MockFabric.connect(shard, control_token=CONTROL_TOKEN)
-    return [entry["tenant"] for entry in fabric._journal(shard, {})]
+    """The tenant of every request in the shard's journal (every tenant's: no filter), through the control API."""
+    tenants: list[str | None] = []
+    query: dict[str, int] = {}
+    while True:
+        page = requests.get(f"{shard}/_mockfabric/requests", params=query, headers={CONTROL_TOKEN_HEADER: CONTROL_TOKEN}, timeout=30)
+        assert page.status_code == 200, page.text
+        tenants += [entry["tenant"] for entry in page.json()["requests"]]
+        if page.json()["next_since_seq"] is None:
+            return tenants
+        query = {"since_seq": page.json()["next_since_seq"]}
 
 
 def shards_of(sharded: Sharded, tenant: str) -> set[str]:
