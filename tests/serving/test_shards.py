@@ -263,3 +263,20 @@ def test_the_handle_fans_out_and_merges_without_a_balancer() -> None:
             fabric.export_state(all_tenants=True)
         with pytest.raises(TypeError):
             MockFabric.connect(first.base_url, shards=first.base_url)
+
+
+@needs_haproxy
+def test_the_readmes_sharded_example_runs(sharded: Sharded) -> None:
+    """README's "Scaling out with HAProxy" Python block, with this test's ports in place of its own."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Scaling out with HAProxy", 1)[1]
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    ports = {"8090": sharded.balancer, "8091": sharded.shards[0], "8092": sharded.shards[1]}
+    for port, url in ports.items():
+        assert f'"http://127.0.0.1:{port}"' in code
+        code = code.replace(f'"http://127.0.0.1:{port}"', f'"{url}"')
+    namespace: dict[str, object] = {"token": CONTROL_TOKEN}
+    exec(compile(code, "README.md", "exec"), namespace)
+    fabric = namespace["fabric"]
+    assert isinstance(fabric, MockFabric) and fabric.shards == sharded.shards
+    direct = [MockFabric.connect(shard, control_token=CONTROL_TOKEN) for shard in sharded.shards]
+    assert [shard.clear_fixtures() for shard in direct] == [1, 1]
