@@ -25,6 +25,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from common import LOAD_CORE, PY, ROOT, pinned, wrk
 
@@ -53,6 +54,26 @@ class Stack:
     name: str
     url: str  # where wrk sends traffic
     shards: tuple[str, ...]  # the shards' own URLs
+    shard_pids: tuple[int, ...]
+    haproxy_pid: int | None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(stack: Stack, script: str, seconds: int) -> dict[str, float]:
+    """wrk's figures, plus the CPU milliseconds per request the stack's shards and its HAProxy spent."""
+    pids = [*stack.shard_pids, *([stack.haproxy_pid] if stack.haproxy_pid else [])]
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    result = wrk(stack.url + "/v1/workspaces", lua=script, seconds=seconds)
+    used = {pid: cpu_seconds(pid) - before[pid] for pid in pids}
+    requests = max(result["rps"] * seconds, 1.0)
+    result["shard_cpu_ms"] = 1000 * sum(used[pid] for pid in stack.shard_pids) / requests
+    result["haproxy_cpu_ms"] = 1000 * used[stack.haproxy_pid] / requests if stack.haproxy_pid else 0.0
+    return result
 
 
 def as_tenant(base: str, tenant: str, method: str, path: str, body: object | None = None) -> dict:
@@ -107,17 +128,19 @@ def shard_command(port: int) -> list[str]:
 
 def start_stacks(running: ExitStack) -> list[Stack]:
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    shard_urls = [f"http://127.0.0.1:{PORT + n}" for n in range(3)]
+    pids = {}
     for n, core in enumerate(("0", "0", "1")):
-        running.enter_context(pinned(shard_command(PORT + n), f"{shard_urls[n]}/healthcheck", core=core))
+        pids[PORT + n] = running.enter_context(pinned(shard_command(PORT + n), f"http://127.0.0.1:{PORT + n}/healthcheck", core=core)).pid
     balancers = {"1 shard": (PORT + 10, [PORT + 1, PORT + 1]), "2 shards": (PORT + 11, [PORT + 0, PORT + 2])}
-    stacks = [Stack("direct", shard_urls[1], (shard_urls[1],))]
+    stacks = [Stack("direct", f"http://127.0.0.1:{PORT + 1}", (f"http://127.0.0.1:{PORT + 1}",), (pids[PORT + 1],), None)]
     for name, (port, servers) in balancers.items():
         env = {f"MOCKFABRIC_SHARD_{i}": f"127.0.0.1:{server}" for i, server in enumerate(servers, 1)}
         env["MOCKFABRIC_HAPROXY_BIND"] = f"127.0.0.1:{port}"
         command = [haproxy, "-db", "-f", str(ROOT / "deploy" / "haproxy.cfg")]
-        running.enter_context(pinned(command, f"http://127.0.0.1:{port}/healthcheck", env=env, core=LOAD_CORE))
-        stacks.append(Stack(name, f"http://127.0.0.1:{port}", tuple(f"http://127.0.0.1:{s}" for s in dict.fromkeys(servers))))
+        balancer = running.enter_context(pinned(command, f"http://127.0.0.1:{port}/healthcheck", env=env, core=LOAD_CORE))
+        own = list(dict.fromkeys(servers))
+        urls = tuple(f"http://127.0.0.1:{server}" for server in own)
+        stacks.append(Stack(name, f"http://127.0.0.1:{port}", urls, tuple(pids[server] for server in own), balancer.pid))
     return stacks
 
 
@@ -139,7 +162,7 @@ def main() -> None:
                 for stack in stacks[shift:] + stacks[:shift]:  # each stack follows each other equally often
                     time.sleep(SETTLE_SECONDS)
                     script = plans[stack.name][operation].replace("%RUN%", f"r{round_number}")
-                    result = wrk(stack.url + "/v1/workspaces", lua=script, seconds=args.seconds)
+                    result = measured(stack, script, args.seconds)
                     if round_number >= 0:
                         samples[stack.name][operation].append(result)
     table = {name: {op: _median(runs) for op, runs in ops.items()} for name, ops in samples.items()}
@@ -156,8 +179,9 @@ Table = dict[str, dict[str, dict[str, float]]]
 
 def _print_table(table: Table, samples: dict[str, dict[str, list[dict[str, float]]]], spread: dict[str, list[int]]) -> None:
     print(f"\ntenants per shard: {spread}")
-    print("\n| operation | stack | req/s (median) | p50 ms | p99 ms | non-2xx | vs 1 shard | vs 1 shard, per round |")
-    print("|---|---|---|---|---|---|---|---|")
+    columns = "req/s (median) | p50 ms | p99 ms | non-2xx | shards' CPU ms/req | HAProxy CPU ms/req | vs 1 shard | per round"
+    print(f"\n| operation | stack | {columns} |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for operation in OPERATIONS:
         one = table["1 shard"][operation]["rps"]
         for stack, results in table.items():
@@ -166,7 +190,7 @@ def _print_table(table: Table, samples: dict[str, dict[str, list[dict[str, float
             per_round = " ".join(f"{mine['rps'] / theirs['rps']:.2f}" for mine, theirs in rounds)
             print(
                 f"| {operation} | {stack} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} | "
-                f"{r['rps'] / one:.2f}x | {per_round} |"
+                f"{r['shard_cpu_ms']:.3f} | {r['haproxy_cpu_ms']:.3f} | {r['rps'] / one:.2f}x | {per_round} |"
             )
 
 
