@@ -37,9 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 CONTROL_TOKEN = "shards-test-control-token"
 START_SECONDS = 30.0
+# Debian puts it in /usr/sbin, which a user's PATH often leaves out
+HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
 needs_haproxy = pytest.mark.skipif(
-    shutil.which("haproxy") is None,
-    reason="haproxy is not on PATH: install Debian's package (apt-get install haproxy; .ci/run does) to test the shards",
+    HAPROXY is None,
+    reason="haproxy is neither on PATH nor /usr/sbin/haproxy: install Debian's package (apt-get install haproxy; .ci/run does)",
 )
 
 
@@ -98,15 +100,15 @@ def haproxy_env(port: int, shards: list[int]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sharded]:
     """Two `mockfabric serve` shards and HAProxy in front of them, with deploy/haproxy.cfg as shipped."""
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not on PATH (apt-get install haproxy)")
+    if HAPROXY is None:
+        pytest.skip("haproxy is neither on PATH nor /usr/sbin/haproxy (apt-get install haproxy)")
     logs = tmp_path_factory.mktemp("shards")
     ports, balancer = [free_port(), free_port()], free_port()
     token = {"MOCKFABRIC_CONTROL_TOKEN": CONTROL_TOKEN}
     with ExitStack() as stack:
         for n, port in enumerate(ports, start=1):
             stack.enter_context(running(shard_command(port), token, port, logs / f"shard{n}.log"))
-        haproxy = ["haproxy", "-db", "-f", str(HAPROXY_CFG)]
+        haproxy = [HAPROXY, "-db", "-f", str(HAPROXY_CFG)]
         stack.enter_context(running(haproxy, haproxy_env(balancer, ports), balancer, logs / "haproxy.log"))
         yield Sharded(f"http://127.0.0.1:{balancer}", tuple(f"http://127.0.0.1:{port}" for port in ports))
 
