@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PY, pinned, rss_kib
+
 from deploy import main as deploy_main
 
 PORT = 18741

@@ -43,10 +43,12 @@ def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] 
 
 
 @contextmanager
-def pinned(command: list[str], health_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[subprocess.Popen[bytes]]:
-    """A server process on SERVER_CORE, ready when this yields, terminated after."""
+def pinned(
+    command: list[str], health_url: str, env: dict[str, str] | None = None, cwd: Path = ROOT, core: str = SERVER_CORE
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process on `core` (SERVER_CORE unless told), ready when this yields, terminated after."""
     process = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE, *command],
+        ["taskset", "-c", core, *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},

@@ -2,6 +2,11 @@
 
 Every handle acts as its own tenant (an `X-Project-Id` of its own), so tests sharing one server never see each
 other's resources and never need a global reset.
+
+Shards (`MockFabric.connect(balancer_url, shards=[...])`, deploy/haproxy.cfg): traffic and the tenant's own control
+calls go through the balancer, which hashes on the tenant, so they reach the tenant's shard; the control calls that
+name no tenant (clock, seed, every tenant's reset, fixtures, lifecycle, fault rules, journal clearing) go to every
+shard directly, and `requests()` reads every shard's journal and merges it by time (then shard order, then seq).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -52,21 +58,34 @@ class MockFabric:
         self._server: ThreadedServer | None = None
         self._base_url: str | None = None
         self._control_token = self.settings.control_token
+        self._shards: tuple[str, ...] = ()  # the shards' own URLs when _base_url is a balancer in front of them
 
     @classmethod
-    def connect(cls, url: str, *, control_token: str | None = None, tenant: str | None = None) -> MockFabric:
-        """A handle on an emulator running elsewhere (e.g. `docker compose`), with a tenant of its own."""
+    def connect(cls, url: str, *, control_token: str | None = None, tenant: str | None = None, shards: Sequence[str] = ()) -> MockFabric:
+        """A handle on an emulator running elsewhere (e.g. `docker compose`), with a tenant of its own.
+
+        `shards`: the shards' own URLs when `url` is a balancer hashing on the tenant (deploy/haproxy.cfg). Every
+        shard must answer its health check (and share `control_token`); the calls that name no tenant then reach
+        every one of them, and an answer is the first shard's (a fault rule's `times` counts on each shard)."""
+        if isinstance(shards, str):
+            raise TypeError("shards is a sequence of URLs, not one URL")
         handle = cls(tenant=tenant)
         handle._base_url = url.rstrip("/")
         handle._control_token = control_token
+        handle._shards = tuple(shard.rstrip("/") for shard in shards)
         handle.health()
         return handle
 
     def for_tenant(self, tenant: str | None = None) -> MockFabric:
-        """Another handle on the same emulator, acting as another (by default new) tenant."""
+        """Another handle on the same emulator (the same shards), acting as another (by default new) tenant."""
         handle = MockFabric(tenant=tenant)
-        handle._base_url, handle._control_token = self.base_url, self._control_token
+        handle._base_url, handle._control_token, handle._shards = self.base_url, self._control_token, self._shards
         return handle
+
+    @property
+    def shards(self) -> tuple[str, ...]:
+        """The shards' own URLs (empty for one emulator): where the calls naming no tenant go."""
+        return self._shards
 
     # --- lifecycle of the handle -------------------------------------------------------------------------------
     def start(self) -> MockFabric:
@@ -131,7 +150,7 @@ class MockFabric:
     ) -> dict[str, Any]:
         body = {"tenant": self.tenant, "kind": kind, "id": resource_id, "status": status}
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
-        return self._control_json("POST", "status", body)
+        return self._tenant_json("POST", "status", body)
 
     def script_run(
         self, job_id: str, status: str = "SUCCEEDED", *, seconds: float = 0.0, error_code: str | None = None, error_msg: str | None = None
@@ -139,7 +158,7 @@ class MockFabric:
         """How the job's next run ends: `status` (SUCCEEDED or FAILED) after `seconds` RUNNING; returns how many are queued."""
         body: dict[str, Any] = {"tenant": self.tenant, "job_id": job_id, "status": status, "seconds": seconds}
         body.update({k: v for k, v in (("error_code", error_code), ("error_msg", error_msg)) if v is not None})
-        queued: int = self._control_json("POST", "job-runs", body)["queued"]
+        queued: int = self._tenant_json("POST", "job-runs", body)["queued"]
         return queued
 
     def add_fixture(self, match: dict[str, Any], answer: dict[str, Any], *, times: int | None = None) -> int:
@@ -166,7 +185,7 @@ class MockFabric:
         """Set an endpoint's tokens quota; once `used` reaches `total` its instances answer 400 (quota used up)."""
         body: dict[str, Any] = {"tenant": self.tenant, "endpoint_id": endpoint_id}
         body.update({k: v for k, v in (("total", total), ("used", used)) if v is not None})
-        return self._control_json("PUT", "quota", body)
+        return self._tenant_json("PUT", "quota", body)
 
     def fault(self, **spec: Any) -> dict[str, Any]:
         """Add a fault rule (see the control contract's FaultSpec); it only hits this handle's tenant unless
@@ -205,20 +224,34 @@ class MockFabric:
         body: dict[str, Any] = {"tenant": self.tenant, "instance_id": instance_id, "content": content, "default": default}
         optional = (("reasoning_content", reasoning_content), ("tool_calls", tool_calls), ("finish_reason", finish_reason))
         body.update({k: v for k, v in optional if v is not None})
-        return int(self._control_json("POST", "completions", body)["queued"])
+        return int(self._tenant_json("POST", "completions", body)["queued"])
 
     def set_timing(self, instance_id: str, *, ttft_ms: int, itl_ms: int, **spread: float) -> None:
         """The instance's stream pacing; `spread`: ttft_jitter_ms, itl_jitter_ms, prefill_us_per_token."""
         body = {"tenant": self.tenant, "instance_id": instance_id, "ttft_ms": ttft_ms, "itl_ms": itl_ms, **spread}
-        self._control("PUT", "timing", body)
+        self._tenant_control("PUT", "timing", body)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The journal of this tenant's requests (credentials redacted), oldest first; filters: operation, method,
-        status, path_contains, since_seq, limit. Pages through the whole answer."""
+        status, path_contains, since_seq, limit. Pages through the whole answer.
+
+        With shards: every shard's entries, each carrying `shard` (its URL), merged by `time`, then shard order,
+        then `seq` (seq counts per shard, so `since_seq` is refused); `limit` keeps the newest of the merge."""
         chosen = {"tenant": self.tenant, **{k: v for k, v in filters.items() if v is not None}}
+        if not self._shards:
+            return self._journal(self.base_url, chosen)
+        if "since_seq" in chosen:
+            raise ValueError("since_seq counts per shard: read one shard with MockFabric.connect(shard_url, tenant=...)")
+        order = {shard: index for index, shard in enumerate(self._shards)}
+        merged = [{**entry, "shard": shard} for shard in self._shards for entry in self._journal(shard, chosen)]
+        merged.sort(key=lambda entry: (entry["time"], order[entry["shard"]], entry["seq"]))
+        return merged[-int(chosen["limit"]) :] if "limit" in chosen else merged
+
+    def _journal(self, url: str, chosen: dict[str, Any]) -> list[dict[str, Any]]:
+        """One emulator's matching journal entries, oldest first, every page of them."""
         entries: list[dict[str, Any]] = []
         while True:
-            page = self._control_json("GET", f"requests?{urllib.parse.urlencode(chosen)}")
+            page = self._control_at(url, "GET", f"requests?{urllib.parse.urlencode(chosen)}")
             entries += page["requests"]
             if page["next_since_seq"] is None:
                 return entries
@@ -232,24 +265,50 @@ class MockFabric:
         self._control("POST", "seed", {"seed": seed})
 
     def export_state(self, *, all_tenants: bool = False) -> dict[str, Any]:
-        return self._control_json("GET", "state" if all_tenants else f"state?tenant={self.tenant}")
+        """This tenant's state (or, on one emulator, everyone's; with shards, export each shard on its own)."""
+        if not all_tenants:
+            return self._tenant_json("GET", f"state?tenant={self.tenant}")
+        self._refuse_across_shards("export every tenant's state")
+        return self._control_json("GET", "state")
 
     def import_state(self, state: dict[str, Any], *, all_tenants: bool = False) -> None:
-        self._control("PUT", "state" if all_tenants else f"state?tenant={self.tenant}", state)
+        if not all_tenants:
+            self._tenant_control("PUT", f"state?tenant={self.tenant}", state)
+            return
+        self._refuse_across_shards("import every tenant's state")
+        self._control("PUT", "state", state)
+
+    def _refuse_across_shards(self, what: str) -> None:
+        if self._shards:
+            raise ValueError(f"cannot {what} across shards: use MockFabric.connect(shard_url) for each shard")
 
     def _control_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        answer = self._control(method, path, body)
-        if not isinstance(answer, dict):
-            raise ControlError(200, answer)
-        return answer
+        return _json_object(self._control(method, path, body))
+
+    def _tenant_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        return _json_object(self._tenant_control(method, path, body))
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the control API; answers the decoded JSON (None for an empty body) or raises ControlError."""
+        """A control call naming no tenant (or harmless on a shard without the tenant): sent to every shard, in
+        order, answering the first one's; on one emulator, to it."""
+        answers = [self._control_at(url, method, path, body) for url in self._shards or (self.base_url,)]
+        return answers[0]
+
+    def _tenant_control(self, method: str, path: str, body: Any = None) -> Any:
+        """A control call about this handle's tenant's resources: through the base URL, carrying the tenant's
+        X-Project-Id when there are shards so that the balancer sends it to the tenant's shard."""
+        routed = {"X-Project-Id": self.tenant} if self._shards else {}
+        return self._control_at(self.base_url, method, path, body, routed)
+
+    def _control_at(self, url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """Call the control API at `url`; answers the decoded JSON (None for an empty body) or raises ControlError."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.base_url}/_mockfabric/{path}", data=data, method=method)
+        request = urllib.request.Request(f"{url}/_mockfabric/{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if self._control_token:
             request.add_header(CONTROL_TOKEN_HEADER, self._control_token)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 payload = response.read()
@@ -261,6 +320,12 @@ class MockFabric:
                 detail = raw.decode(errors="replace")
             raise ControlError(exc.code, detail) from None
         return json.loads(payload) if payload else None
+
+
+def _json_object(answer: Any) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise ControlError(200, answer)
+    return answer
 
 
 def new_tenant() -> str:

@@ -22,6 +22,8 @@ from mockfabric.config import ENV_PREFIX, PARSERS, serve_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_VARIABLES = {ENV_PREFIX + name.upper() for name in PARSERS}
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+HAPROXY_VARIABLES = set(re.findall(r'"\$\{(\w+?)(?:-[^}]*)?\}"', HAPROXY_CFG.read_text()))
 
 
 def compose() -> dict[str, Any]:
@@ -45,10 +47,18 @@ def dockerfile_env() -> dict[str, str]:
     return dict(pair.split("=", 1) for argument in dockerfile()["ENV"] for pair in shlex.split(argument))
 
 
+def emulators() -> dict[str, dict[str, Any]]:
+    """The services that run `mockfabric serve` (the image with its default command): the emulator and the shards."""
+    services = compose()["services"].items()
+    return {name: service for name, service in services if service.get("image") == "mockfabric:local" and "command" not in service}
+
+
 def test_the_control_token_has_no_default_and_compose_refuses_to_start_without_it() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    token = compose()["services"]["mockfabric"]["environment"]["MOCKFABRIC_CONTROL_TOKEN"]
-    assert re.fullmatch(r"\$\{MOCKFABRIC_CONTROL_TOKEN:\?[^}]+\}", token), token  # ${VAR:?message}: required
+    assert set(emulators()) == {"mockfabric", "shard-1", "shard-2"}
+    for service in emulators().values():
+        token = service["environment"]["MOCKFABRIC_CONTROL_TOKEN"]
+        assert re.fullmatch(r"\$\{MOCKFABRIC_CONTROL_TOKEN:\?[^}]+\}", token), token  # ${VAR:?message}: required
     assert "change-me" not in text and ":-" not in text  # no literal fallback anywhere
 
 
@@ -65,8 +75,9 @@ def test_every_service_that_uses_the_image_can_build_it() -> None:
 
 def test_every_variable_is_a_setting_the_cli_knows() -> None:
     assert set(dockerfile_env()) - {"PYTHONUNBUFFERED"} <= SETTINGS_VARIABLES
-    for service in compose()["services"].values():
-        assert set(service.get("environment", {})) <= SETTINGS_VARIABLES
+    for name, service in compose()["services"].items():
+        known = HAPROXY_VARIABLES if name == "haproxy" else SETTINGS_VARIABLES
+        assert set(service.get("environment", {})) <= known, name
 
 
 def test_every_command_parses_with_the_cli() -> None:
@@ -156,3 +167,63 @@ def test_the_wheel_builds_from_exactly_what_the_image_build_stage_copies(tmp_pat
     )
     assert built.returncode == 0, built.stderr[-2000:]
     assert list((tmp_path / "dist").glob("mockfabric-*.whl"))
+
+
+def sharded() -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in compose()["services"].items() if "sharded" in service.get("profiles", [])}
+
+
+def shard_addresses() -> dict[str, str]:
+    """What the haproxy service's environment gives each MOCKFABRIC_SHARD_<n> of deploy/haproxy.cfg."""
+    environment: dict[str, str] = compose()["services"]["haproxy"]["environment"]
+    return {name: value for name, value in environment.items() if name.startswith("MOCKFABRIC_SHARD_")}
+
+
+def test_the_sharded_profile_is_haproxy_in_front_of_every_shard() -> None:
+    """Every shard of the profile is one server line of deploy/haproxy.cfg, at the port the image serves on, and
+    HAProxy starts once every shard is healthy; nothing of the profile starts with a plain `docker compose up`."""
+    services = sharded()
+    shards = sorted(name for name in services if name != "haproxy")
+    assert shards == ["shard-1", "shard-2"] and "haproxy" in services
+    assert all(services[name]["profiles"] == ["sharded"] for name in services)
+    assert sorted(shard_addresses().values()) == [f"{name}:{dockerfile_env()['MOCKFABRIC_PORT']}" for name in shards]
+    servers = re.findall(r'^\s*server \S+ "\$\{(MOCKFABRIC_SHARD_\d+)\}"', HAPROXY_CFG.read_text(), re.M)
+    assert sorted(servers) == sorted(shard_addresses())
+    depends = services["haproxy"]["depends_on"]
+    assert {name: depends[name]["condition"] for name in shards} == dict.fromkeys(shards, "service_healthy")
+    assert all(services[name]["healthcheck"] == compose()["services"]["mockfabric"]["healthcheck"] for name in shards)
+    seeds = [services[name]["environment"]["MOCKFABRIC_SEED"] for name in shards]
+    assert len(set(seeds)) == len(seeds)  # one id sequence per shard, not the same ids on each
+
+
+def haproxy_dockerfile() -> str:
+    return (ROOT / "deploy" / "haproxy.Dockerfile").read_text()
+
+
+def test_the_haproxy_image_is_debians_package_with_the_shipped_configuration() -> None:
+    build = compose()["services"]["haproxy"]["build"]
+    assert (ROOT / build["context"] / build["dockerfile"]) == ROOT / "deploy" / "haproxy.Dockerfile"
+    text = haproxy_dockerfile()
+    assert re.search(r"^FROM debian:\S+$", text, re.M) and "apt-get install" in text and " haproxy" in text
+    copied = re.findall(r"^COPY (\S+) (\S+)$", text, re.M)
+    assert copied == [("deploy/haproxy.cfg", "/etc/haproxy/haproxy.cfg")]
+    entrypoint = json.loads(re.findall(r"^ENTRYPOINT (.+)$", text, re.M)[-1])
+    assert entrypoint[0] == "haproxy" and entrypoint[entrypoint.index("-f") + 1] == "/etc/haproxy/haproxy.cfg"
+    assert "MOCKFABRIC_HAPROXY_BIND=:8080" in text and "EXPOSE 8080" in text
+    assert compose()["services"]["haproxy"]["ports"] == ["127.0.0.1:8090:8080"]
+
+
+HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.access(p, os.X_OK)), None)
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy is neither on PATH nor /usr/sbin/haproxy: apt-get install haproxy (.ci/run does)")
+def test_haproxy_accepts_the_configuration_with_the_profiles_variables_and_refuses_it_without_them() -> None:
+    """`haproxy -c`: the shard names resolve only inside compose's network, so they stand in as loopback here."""
+    loopback = {name: "127.0.0.1:" + value.rsplit(":", 1)[1] for name, value in shard_addresses().items()}
+    assert HAPROXY is not None
+    check = [HAPROXY, "-c", "-f", str(HAPROXY_CFG)]
+    environment = {key: value for key, value in os.environ.items() if key not in HAPROXY_VARIABLES}
+    accepted = subprocess.run(check, env={**environment, **loopback}, capture_output=True, text=True, timeout=30)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    refused = subprocess.run(check, env=environment, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "server" in refused.stdout + refused.stderr
