@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.auth
 
 from mockfabric import MockFabric
 from mockfabric.config import CONTROL_TOKEN_HEADER
@@ -134,14 +135,28 @@ def shards_of(sharded: Sharded, tenant: str) -> set[str]:
     return {shard for shard in sharded.shards if tenant in journal_tenants(shard)}
 
 
+SIGNING_AK = "AK" + new_tenant()[3:].upper()
 CREDENTIALS = {
     "project": {"X-Project-Id": "p-" + new_tenant(), "X-Auth-Token": "any"},
     "token": {"X-Auth-Token": "token-" + new_tenant()},
     "signature": {
-        "Authorization": f"SDK-HMAC-SHA256 Access=AK{new_tenant()[3:].upper()}, SignedHeaders=host;x-sdk-date, Signature={'0' * 64}",
+        "Authorization": f"SDK-HMAC-SHA256 Access={SIGNING_AK}, SignedHeaders=host;x-sdk-date, Signature={'0' * 64}",
         "X-Sdk-Date": "20260101T000000Z",
     },
 }
+
+
+class FreshSignature(requests.auth.AuthBase):
+    """Signs every request with another signature, as the SDK does: only the AK may decide the shard."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.count += 1
+        signature = f"{self.count:064x}"
+        request.headers["Authorization"] = f"SDK-HMAC-SHA256 Access={SIGNING_AK}, SignedHeaders=host;x-sdk-date, Signature={signature}"
+        return request
 
 
 @needs_haproxy
@@ -151,6 +166,8 @@ def test_one_tenant_always_reaches_the_same_shard(sharded: Sharded, kind: str) -
     shard's journal holds its requests."""
     session = requests.Session()
     session.headers.update(CREDENTIALS[kind])
+    if kind == "signature":
+        session.auth = FreshSignature()
     created = session.post(f"{sharded.balancer}/v1/workspaces", json={"name": f"sticky-{kind}"}, timeout=30)
     assert created.status_code == 200, created.text
     for _ in range(12):
