@@ -268,6 +268,12 @@ class Settings:
     fault_header: bool = _setting(
         True, parse_bool, "apply the X-Mockfabric-Fault header of a request to that request (true/false; default true)"
     )
+    metrics: bool = _setting(
+        False,
+        parse_bool,
+        "serve Prometheus metrics at /metrics, named as vLLM names them, per tenant and instance, on the emulator's clock "
+        "(true/false; default false; with a control token set, a scrape presents it)",
+    )
     require_agreement: bool = _setting(
         False,
         parse_bool,

@@ -22,6 +22,7 @@ from .lifecycle import Lifecycle
 from .pacing import NO_PACING, Timing
 from .public import PublicResources, public_resources
 from .store import Entry, Store, WorkspaceState
+from .telemetry import Telemetry
 
 KIND_LABELS = {"endpoint": "endpoint", "model": "model", "service_instance": "service instance"}
 
@@ -120,6 +121,7 @@ class Service:
         answers: Answers | None = None,
         require_agreement: bool = False,
         capacity: Capacity | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -130,6 +132,7 @@ class Service:
         self.answers: Answers = answers or NoAnswers()
         self.timings: Timings = FixedTimings()
         self.capacity = capacity or Capacity()  # how many answers an endpoint serves at once
+        self.telemetry = telemetry  # what the engine reports of its traffic (`--metrics`); None when off
         self.run_outcomes: RunOutcomes = NoOutcomes()
         self.public: PublicResources = public_resources(catalog)
         self.require_agreement = require_agreement  # creations wait for the tenant's onboarding (service/onboarding.py)

@@ -14,6 +14,7 @@ from .core import Actor, Question, Service
 from .metrics import record_usage
 from .pacing import NO_PACING, Timing, paced_seconds
 from .store import Entry, WorkspaceState
+from .telemetry import Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,29 @@ def invoke(
         queued=queued,
         effect=scripted.effect if scripted is not None else None,
     )
-    if capped is not None:
+    telemetry = service.telemetry
+    if capped is not None or telemetry is not None:
         busy = invocation.duration()  # the wait for the slot included
-        service.capacity.occupy(actor.tenant, capped.record, service.now() + queued, busy - queued)
+        if capped is not None:
+            service.capacity.occupy(actor.tenant, capped.record, service.now() + queued, busy - queued)
+        if telemetry is not None:
+            _tell(telemetry, actor, instance, invocation, service.now(), busy)
     return invocation
+
+
+def _tell(telemetry: Telemetry, actor: Actor, instance: Entry, invocation: Invocation, now: float, busy: float) -> None:
+    """The telemetry learns of the answer decided; a stream tells the rest as it is paced."""
+    completion = invocation.completion
+    usage = completion.usage()  # as the answer reports it (and the quota counts it)
+    telemetry.decided(
+        telemetry.series(actor.tenant, instance.record["id"]),
+        now=now,
+        queued=invocation.queued,
+        duration=busy,
+        prompt_tokens=usage["prompt_tokens"],
+        generation_tokens=usage["completion_tokens"],
+        finish_reason=None if invocation.stream else completion.choices[0].finish_reason,
+    )
 
 
 def _question(actor: Actor, workspace: WorkspaceState, instance: Entry, body: Mapping[str, Any]) -> Question:

@@ -36,9 +36,10 @@ from ..service.invocations import Invocation
 from ..service.lifecycle import Lifecycle, machines_from_contract
 from ..service.pacing import Timing
 from ..service.store import Store
+from ..service.telemetry import Telemetry
 from ..streaming import Handover, handover_of, hold
 from ..text import decode_json, first_invalid_text
-from . import dashboard
+from . import dashboard, prometheus
 from . import invocations as invocation_view
 from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
@@ -103,6 +104,7 @@ def build_service(
         completions=CompletionSettings(settings.completion_mode, settings.seed, shape),
         require_agreement=settings.require_agreement,
         capacity=Capacity(settings.streams_per_mu, settings.over_capacity),
+        telemetry=Telemetry() if settings.metrics else None,
     )
 
 
@@ -146,6 +148,8 @@ def create_app(settings: Settings | None = None, *, clock: ControlledClock | Non
         )
         _route(app, emulator, operation, binding, control_actor, public_operation=False)
     dashboard.register(app, service, controls, settings.control_token, strict=settings.auth == "strict")
+    if service.telemetry is not None:
+        prometheus.register(app, service.telemetry, service.clock, settings.control_token, strict=settings.auth == "strict")
     for kind, render in ((ApiError, render_api_error), (HTTPException, render_http_error), (Exception, render_unexpected)):
         app.register_error_handler(kind, _journaled(render))
     guard = Guard(settings.allowed_hosts, any_host=settings.control_token is not None)
@@ -326,7 +330,11 @@ def _invocation(
     note = partial(note_outcome, environ)
     chunk_check = _chunk_check() if validating else None
     paced = partial(note_pace, environ)
-    response = invocation_view.render(invocation, emulator.service.clock, shaped, chunk_check, handover, note, paced)
+    telemetry = emulator.service.telemetry
+    tally = None
+    if telemetry is not None and invocation.stream:
+        tally = telemetry.stream(telemetry.series(exchange.tenant or "", invocation.completion.model))
+    response = invocation_view.render(invocation, emulator.service.clock, shaped, chunk_check, handover, note, paced, tally)
     if validating and not invocation.stream:
         _check_response(operation, json.loads(response.get_data()))
     return response

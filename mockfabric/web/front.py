@@ -40,6 +40,7 @@ class Exchange:
     answer: Completion | None = None  # what an invocation answered
     queued_ms: float | None = None  # how long an invocation waited for its endpoint's free slot (emulator time)
     error: dict[str, str] | None = None  # an error answer's body: error_code and error_msg
+    journaled: bool = True  # False for what is no call of the service's API (a metrics scrape)
 
 
 def note_outcome(environ: dict[str, Any], outcome: str) -> None:
@@ -148,7 +149,7 @@ class Front:
         saver = self._saver()
         if saver is not None and environ["REQUEST_METHOD"] != "GET" and status < 400:
             saver.changed()
-        if not environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+        if exchange.journaled and not environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             self._journal(environ, exchange, status)
         return body
 

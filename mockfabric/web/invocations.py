@@ -13,6 +13,7 @@ from ..clock import Clock
 from ..effects import FALLBACK_ERROR, FaultEffect
 from ..service.invocations import Invocation
 from ..service.pacing import pacer
+from ..service.telemetry import StreamTally
 from ..streaming import Handover, Step, hold
 from . import sse
 
@@ -33,20 +34,36 @@ def render(
     handover: Handover | None = None,
     note: Callable[[str], None] | None = None,
     paced: Callable[[float, float, list[float]], None] | None = None,
+    tally: StreamTally | None = None,
 ) -> Response:
     """With the server's `handover` the stream is written by the server's event loop (the body returned is empty);
-    without one the request's thread sleeps between chunks itself. `note` records how a stream ended early.
+    without one the request's thread sleeps between chunks itself. `note` records how a stream ended early; `tally`
+    (the telemetry's) learns each token's pace and is closed however the stream ends.
     A plain answer waits (real time, as the clock counts it) only for its endpoint's free slot, if it queued."""
     if not invocation.stream:
         hold(handover, clock.real_seconds(invocation.queued))
         return Response(json.dumps(invocation.completion.as_json(), ensure_ascii=False), 200, mimetype="application/json")
-    steps = _steps(invocation, clock, fault, check_chunk, paced)
+    steps = _steps(invocation, clock, fault, check_chunk, paced, tally)
+    if tally is not None:
+        steps = _tallied(steps, tally, invocation.completion.choices[0].finish_reason)
     if handover is not None:
         handover.stream(steps, note)
         events: Iterator[bytes] = iter(())
     else:
         events = _by_sleeping(steps)
     return Response(events, 200, mimetype="text/event-stream", headers=sse.HEADERS)
+
+
+def _tallied(steps: Iterator[Step], tally: StreamTally, finish_reason: str) -> Iterator[Step]:
+    """The same steps; the tally learns the finish when the stream is whole (its `[DONE]` comes: a stream cut, or
+    ended by an error event, has none), and is closed however the stream ends."""
+    try:
+        for step in steps:
+            if step[1] is sse.DONE:
+                tally.finished(finish_reason)
+            yield step
+    finally:
+        tally.close()
 
 
 def _by_sleeping(steps: Iterator[Step]) -> Iterator[bytes]:
@@ -62,6 +79,7 @@ def _steps(
     fault: Fault | None,
     check_chunk: Callable[[Any], None] | None,
     paced: Callable[[float, float, list[float]], None] | None = None,
+    tally: StreamTally | None = None,
 ) -> Iterator[Step]:
     """Role deltas at once (headers go out with them), then each token chunk after its pace (TTFT, or the wait for
     a free slot plus TTFT, then ITL, or the answer's own delay: what `Invocation.paced` says, computed inline here
@@ -90,6 +108,8 @@ def _steps(
                 first_ms = delay * 1000
                 seconds = effect.stall_ms / 1000  # real time, even on a frozen clock: a stall trips a client's read timeout
             total += delay
+            if tally is not None:
+                tally.token(delay)
             if len(dues) < TIMELINE_CHUNKS:
                 dues.append(round(total * 1000, 3))
             if delay:
