@@ -101,14 +101,6 @@ class Histogram:
             self.counts[index] += count
         self.total += other.total
 
-    def cumulative(self) -> list[tuple[float, int]]:
-        """(upper bound, observations at most that) per bucket, +Inf last: what the exposition format lists."""
-        running, out = 0, []
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += count
-            out.append((bound, running))
-        return out
-
     def copy(self) -> Histogram:
         return Histogram(self.bounds, list(self.counts), self.total)
 

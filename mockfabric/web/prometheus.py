@@ -10,11 +10,11 @@ who may see the dashboard (every tenant's figures are in it): with a control tok
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from itertools import accumulate
 
 from flask import Flask, Response, request
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from ..clock import Clock
 from ..config import CONTROL_TOKEN_HEADER
@@ -23,18 +23,16 @@ from ..service.telemetry import Figures, Histogram, Series, Telemetry
 from .front import exchange_of
 
 PATH = "/metrics"
-LABELS = ("tenant", "instance")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus's text format, what every scraper reads
 
 
 def register(app: Flask, telemetry: Telemetry, clock: Clock, control_token: str | None, strict: bool) -> None:
     """Add `GET /metrics` to `app`."""
-    registry = CollectorRegistry(auto_describe=False)  # this server's own: nothing of the process-wide default
-    registry.register(_Collector(telemetry, clock))
 
     def metrics() -> Response:
         exchange_of(request.environ).journaled = False
         _admit(control_token, strict)
-        return Response(generate_latest(registry), 200, content_type=CONTENT_TYPE_PLAIN_0_0_4)
+        return Response(exposition(telemetry.snapshot(clock.now())), 200, content_type=CONTENT_TYPE)
 
     app.add_url_rule(PATH, "metrics", metrics, methods=["GET"])
 
@@ -52,42 +50,68 @@ def _admit(control_token: str | None, strict: bool) -> None:
         raise Unauthorized(f"the metrics need the control token, in {CONTROL_TOKEN_HEADER} or as Authorization: Bearer")
 
 
-class _Collector:
-    """The telemetry's figures as metric families, read afresh at every scrape."""
+def exposition(snapshot: dict[Series, Figures]) -> bytes:
+    """The text format (version 0.0.4) of every series in `snapshot`, under vLLM's names where a meaning matches.
+    Written here rather than by prometheus_client's `generate_latest`, which took 310-400 ms of GIL for 256 series
+    (bench/metrics.py; figures in bench/BENCHMARKS.md); prometheus_client's parser reads it back in the tests."""
+    labelled = [(_labels(series), figures) for series, figures in sorted(snapshot.items())]
+    lines = [*_scalars(labelled), *_successes(labelled), *_histograms(labelled), ""]
+    return "\n".join(lines).encode("utf-8")
 
-    def __init__(self, telemetry: Telemetry, clock: Clock) -> None:
-        self._telemetry, self._clock = telemetry, clock
 
-    def collect(self) -> Iterable[Metric]:
-        return list(families(self._telemetry.snapshot(self._clock.now())))
+Labelled = list[tuple[str, Figures]]  # each series' label pairs, as written, and its figures
 
 
-def families(snapshot: dict[Series, Figures]) -> Iterator[Metric]:
-    """vLLM's metric families (where a meaning matches theirs) of every series in `snapshot`."""
-    running = GaugeMetricFamily("vllm:num_requests_running", "Answers in progress: their slot is in use.", labels=LABELS)
-    waiting = GaugeMetricFamily("vllm:num_requests_waiting", "Answers waiting for a free slot of their endpoint.", labels=LABELS)
-    prompt = CounterMetricFamily("vllm:prompt_tokens", "Prompt tokens of the answers decided.", labels=LABELS)
-    generation = CounterMetricFamily("vllm:generation_tokens", "Tokens of the answers decided.", labels=LABELS)
-    success = CounterMetricFamily("vllm:request_success", "Answers delivered whole, by finish reason.", labels=(*LABELS, "finished_reason"))
-    histograms = {
-        "queue": HistogramMetricFamily("vllm:request_queue_time_seconds", "Wait for a free slot.", labels=LABELS),
-        "first_token": HistogramMetricFamily("vllm:time_to_first_token_seconds", "Time to first token.", labels=LABELS),
-        "inter_token": HistogramMetricFamily("vllm:inter_token_latency_seconds", "Time between tokens.", labels=LABELS),
-        "whole": HistogramMetricFamily("vllm:e2e_request_latency_seconds", "Time to the end of the answer.", labels=LABELS),
-    }
-    for series, figures in sorted(snapshot.items()):
-        labels = list(series)
-        running.add_metric(labels, figures.running)
-        waiting.add_metric(labels, figures.waiting)
-        prompt.add_metric(labels, figures.prompt_tokens)
-        generation.add_metric(labels, figures.generation_tokens)
+def _scalars(labelled: Labelled) -> Iterator[str]:
+    for name, kind, text, value_of in SCALARS:
+        yield from (f"# HELP {name} {text}", f"# TYPE {name} {kind}")
+        yield from (f"{name}{{{labels}}} {value_of(figures)}" for labels, figures in labelled)
+
+
+def _successes(labelled: Labelled) -> Iterator[str]:
+    name = "vllm:request_success_total"
+    yield from (f"# HELP {name} Answers delivered whole, by finish reason.", f"# TYPE {name} counter")
+    for labels, figures in labelled:
         for reason, count in sorted(figures.finished.items()):
-            success.add_metric([*labels, reason], count)
-        for name, family in histograms.items():
-            histogram: Histogram = getattr(figures, name)
-            family.add_metric(labels, _buckets(histogram), histogram.total)
-    yield from (running, waiting, prompt, generation, success, *histograms.values())
+            yield f'{name}{{{labels},finished_reason="{_escaped(reason)}"}} {count}'
 
 
-def _buckets(histogram: Histogram) -> list[tuple[str, float]]:
-    return [("+Inf" if bound == float("inf") else repr(bound), count) for bound, count in histogram.cumulative()]
+def _histograms(labelled: Labelled) -> Iterator[str]:
+    for name, text, histogram_of in HISTOGRAMS:
+        yield from (f"# HELP {name} {text}", f"# TYPE {name} histogram")
+        for labels, figures in labelled:
+            histogram = histogram_of(figures)
+            counts = list(accumulate(histogram.counts))  # each bucket counts what is at most its bound (le)
+            yield from (
+                f'{name}_bucket{{{labels},le="{bound}"}} {count}' for bound, count in zip(_bounds(histogram.bounds), counts, strict=True)
+            )
+            yield from (f"{name}_count{{{labels}}} {counts[-1]}", f"{name}_sum{{{labels}}} {histogram.total!r}")
+
+
+SCALARS: tuple[tuple[str, str, str, Callable[[Figures], int]], ...] = (
+    ("vllm:num_requests_running", "gauge", "Answers in progress: their slot is in use.", lambda f: f.running),
+    ("vllm:num_requests_waiting", "gauge", "Answers waiting for a free slot of their endpoint.", lambda f: f.waiting),
+    ("vllm:prompt_tokens_total", "counter", "Prompt tokens of the answers decided.", lambda f: f.prompt_tokens),
+    ("vllm:generation_tokens_total", "counter", "Tokens of the answers decided.", lambda f: f.generation_tokens),
+)
+HISTOGRAMS: tuple[tuple[str, str, Callable[[Figures], Histogram]], ...] = (
+    ("vllm:request_queue_time_seconds", "Wait for a free slot.", lambda f: f.queue),
+    ("vllm:time_to_first_token_seconds", "Time to first token.", lambda f: f.first_token),
+    ("vllm:inter_token_latency_seconds", "Time between tokens.", lambda f: f.inter_token),
+    ("vllm:e2e_request_latency_seconds", "Time to the end of the answer.", lambda f: f.whole),
+)
+
+
+def _labels(series: Series) -> str:
+    tenant, instance = series
+    return f'instance="{_escaped(instance)}",tenant="{_escaped(tenant)}"'
+
+
+def _escaped(value: str) -> str:
+    """A label value as the text format writes it: backslash, double quote and line feed escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@lru_cache(maxsize=8)
+def _bounds(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    return (*(repr(bound) for bound in bounds), "+Inf")
