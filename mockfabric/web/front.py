@@ -1,9 +1,10 @@
 """The WSGI layer in front of the Flask app: what every request gets whatever route answers it.
 
 What must hold for every request, whichever route answers it: an X-Request-Id on the answer, a journal entry
-(control requests and metrics scrapes excepted), the state file's change notice after a successful change, the refusal (503) of a
-copy forked after start-up, and the guard's refusals before any route. Per-request facts the views learn (tenant,
-operation, fault rule, the body they read) travel in `environ[EXCHANGE]`, so the journal needs no request context.
+(control requests and metrics scrapes excepted), the state file's change notice after a successful change, the
+refusal (503) of a copy forked after start-up, and the guard's refusals before any route. Per-request facts the
+views learn (tenant, operation, fault rule, the body they read) travel in `environ[EXCHANGE]`, so the journal needs
+no request context.
 """
 
 from __future__ import annotations
