@@ -338,3 +338,19 @@ def test_a_property_named_pattern_and_a_long_minimum_length_are_filled(client: o
     tool = {"type": "function", "function": {"name": "f", "parameters": parameters}}
     answer = client.chat.completions.create(model="m", messages=ASK, tools=[tool], tool_choice="required", stream=False)  # type: ignore[list-item]
     jsonschema.validate(json.loads((answer.choices[0].message.tool_calls or [])[0].function.arguments), parameters)
+
+
+def test_a_message_sent_back_as_model_dump_with_null_tool_calls_is_taken(client: openai.OpenAI) -> None:
+    """An agent loop that appends `message.model_dump()` sends `tool_calls: null` for a text answer (and null
+    refusal, audio, function_call, annotations beside it), as OpenAI-compatible servers take it."""
+    text = client.chat.completions.create(model="m", messages=ASK, stream=False).choices[0].message
+    called = client.chat.completions.create(model="m", messages=ASK, tools=[WEATHER], tool_choice=FORCED, stream=False).choices[0].message
+    assert text.model_dump()["tool_calls"] is None
+    call_id = (called.tool_calls or [])[0].id
+    messages = [*ASK, text.model_dump(), *ASK, called.model_dump(), {"role": "tool", "tool_call_id": call_id, "content": "18"}]
+    answer = client.chat.completions.create(model="m", messages=messages, tools=[WEATHER], stream=False)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content
+    for message in ({"role": "assistant", "content": None, "tool_calls": None}, {"role": "user", "tool_calls": None}):
+        with pytest.raises(openai.BadRequestError) as refused:  # neither text nor calls, still
+            client.chat.completions.create(model="m", messages=[*ASK, message], stream=False)  # type: ignore[list-item]
+        assert "body.messages.1.content" in str(refused.value.body), refused.value.body
