@@ -232,10 +232,37 @@ def yaml_file(path: Path, refused: Refusal) -> Any:
         raise refused(f"{path}: not valid YAML or JSON ({' '.join(str(exc).split())[:200]})") from None
     except (ValueError, OverflowError, RecursionError) as exc:  # a constructor's own refusal (an impossible date, say)
         raise refused(f"{path}: a value YAML cannot hold ({' '.join(str(exc).split())[:200]})") from None
-    problem = bounded_problem(value, len(text) + 1)
+    problem = bounded_problem(value, len(text) + 1) or _not_json(value)
     if problem is not None:
         raise refused(f"{path}: {problem}")
     return value
+
+
+_YAML_ONLY = {"date": "a date", "datetime": "a timestamp", "bytes": "binary data", "set": "a set"}
+
+
+def _not_json(value: Any) -> str | None:
+    """Where the parsed YAML holds a value JSON cannot (a date, binary data, a set, a key that is not a string, NaN
+    or an infinity), or None. Mockfabric's files hold JSON values: one of these passed the schema where it takes any
+    object (a tool call's arguments) and then broke the emulator when the value was sent as JSON, or went out as
+    `NaN`, which no JSON parser takes. Run after bounded_problem, so the walk is bounded."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        where, item = pending.pop()
+        place = where.lstrip(".") or "the document"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"{place}: a key {str(key)[:50]!r} that is not a string (quote it)"
+                pending.append((f"{where}.{key}", child))
+        elif isinstance(item, list):
+            pending.extend((f"{where}.{index}", child) for index, child in enumerate(item))
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"{place}: {item}, which JSON cannot hold"
+        elif not isinstance(item, str | int | float | bool | type(None)):
+            kind = _YAML_ONLY.get(type(item).__name__, type(item).__name__)
+            return f"{place}: {kind}, which JSON cannot hold (quote it to make it a string)"
+    return None
 
 
 class _TooDeep(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -252,3 +253,104 @@ def test_the_readme_agent_loop_runs_against_its_fixtures(deployed: Deployed, cli
     assert namespace["agent_loop"](client, "What is the weather in Paris?") == "It is 18 °C in Paris."
     bodies = [entry["body"] for entry in deployed.fabric.requests(operation="InvokeModelService")[-2:]]
     assert [message["role"] for message in bodies[1]["messages"]] == ["user", "assistant", "tool"]
+
+
+def _fan_out(levels: int) -> dict[str, Any]:
+    """An `allOf` of two refs to the level below, `levels` deep: a few hundred bytes that jsonschema checks in 2^levels
+    steps."""
+    defs: dict[str, Any] = {"l0": {"type": "string"}}
+    for level in range(1, levels + 1):
+        defs[f"l{level}"] = {"allOf": [{"$ref": f"#/$defs/l{level - 1}"}] * 2}
+    return {"$defs": defs, **_required({"type": "string", "not": {"$ref": f"#/$defs/l{levels}"}})}
+
+
+def _required_per_level(width: int, levels: int) -> dict[str, Any]:
+    """`width` required properties per level, `levels` deep, each level written once in $defs: width^levels values."""
+    defs: dict[str, Any] = {}
+    for level in range(levels):
+        below = {"$ref": f"#/$defs/l{level + 1}"} if level + 1 < levels else {"type": "integer"}
+        names = [f"p{i}" for i in range(width)]
+        defs[f"l{level}"] = {"type": "object", "properties": dict.fromkeys(names, below), "required": names}
+    return {"$defs": defs, "$ref": "#/$defs/l0"}
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    for _ in range(levels):
+        schema = {"type": "array", "items": schema}
+    return {"type": "object", "properties": {"a": schema}, "required": ["a"]}
+
+
+def _required(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"a": schema}, "required": ["a"]}
+
+
+HOSTILE_SCHEMAS = [  # each answered 200 after up to a second of the event loop, a 500, or the wrong reason, before
+    pytest.param(_required({"type": "array", "minItems": 100_000}), "minItems 100000", id="minItems"),
+    pytest.param(_required({"type": "string", "minLength": 100_000}), "minLength 100000", id="minLength"),
+    pytest.param(_required_per_level(6, 6), "more than 500 values", id="six-required-per-level"),
+    pytest.param(_fan_out(14), "more than 2000 steps", id="allOf-ref-fan-out"),
+    pytest.param(_required({"enum": []}), "an empty enum", id="empty-enum"),
+    pytest.param(_nested(200), "nested deeper than 64 levels", id="deep"),
+    pytest.param(_required({"type": "string", "not": {"$ref": "http://127.0.0.1:9/x"}}), "$ref 'http://", id="remote-ref"),
+    pytest.param(
+        {"$defs": {"a": {"$ref": "#/$defs/a"}}, "type": "string", "not": {"$ref": "#/$defs/a"}}, "more than 2000 steps", id="ref-loop"
+    ),
+    pytest.param(
+        {"type": "object", "properties": {"a" * 20 + "!": {}}, "required": ["a" * 20 + "!"], "propertyNames": {"pattern": "^(a+)+$"}},
+        "`pattern`",
+        id="backtracking-pattern",
+    ),
+    pytest.param(
+        {"type": "object", "properties": {"a" * 20 + "!": {}}, "patternProperties": {"^(a+)+$": {}}, "additionalProperties": False},
+        "`patternProperties`",
+        id="backtracking-pattern-properties",
+    ),
+]
+
+
+@pytest.mark.parametrize(("parameters", "reason"), HOSTILE_SCHEMAS)
+def test_a_schema_whose_instance_would_be_huge_or_slow_to_check_is_a_400_at_once(
+    client: openai.OpenAI, parameters: dict[str, Any], reason: str
+) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": parameters}}
+    forced = {"type": "function", "function": {"name": "f"}}
+    started = time.perf_counter()
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="m", messages=ASK, tools=[tool], tool_choice=forced, stream=False)  # type: ignore[list-item]
+    assert time.perf_counter() - started < 0.5, "the refusal took the event loop for too long"
+    body = refused.value.body
+    assert isinstance(body, dict) and body["error_code"] == "dataartsfabric.00010010", body
+    assert body["error_msg"].startswith("body.tools[0].function.parameters: ") and reason in body["error_msg"], body
+    with pytest.raises(openai.BadRequestError) as again:  # the same schema as a response_format
+        client.chat.completions.create(
+            model="m",
+            messages=ASK,
+            response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": parameters}},
+            stream=False,
+        )
+    assert isinstance(again.value.body, dict) and again.value.body["error_msg"].startswith("body.response_format.json_schema.schema: ")
+    assert client.chat.completions.create(model="m", messages=ASK, stream=False).choices[0].message.content  # still serving
+
+
+def test_a_property_named_pattern_and_a_long_minimum_length_are_filled(client: openai.OpenAI) -> None:
+    parameters = {"type": "object", "properties": {"pattern": {"type": "string", "minLength": 40}}, "required": ["pattern"]}
+    tool = {"type": "function", "function": {"name": "f", "parameters": parameters}}
+    answer = client.chat.completions.create(model="m", messages=ASK, tools=[tool], tool_choice="required", stream=False)  # type: ignore[list-item]
+    jsonschema.validate(json.loads((answer.choices[0].message.tool_calls or [])[0].function.arguments), parameters)
+
+
+def test_a_message_sent_back_as_model_dump_with_null_tool_calls_is_taken(client: openai.OpenAI) -> None:
+    """An agent loop that appends `message.model_dump()` sends `tool_calls: null` for a text answer (and null
+    refusal, audio, function_call, annotations beside it), as OpenAI-compatible servers take it."""
+    text = client.chat.completions.create(model="m", messages=ASK, stream=False).choices[0].message
+    called = client.chat.completions.create(model="m", messages=ASK, tools=[WEATHER], tool_choice=FORCED, stream=False).choices[0].message
+    assert text.model_dump()["tool_calls"] is None
+    call_id = (called.tool_calls or [])[0].id
+    messages = [*ASK, text.model_dump(), *ASK, called.model_dump(), {"role": "tool", "tool_call_id": call_id, "content": "18"}]
+    answer = client.chat.completions.create(model="m", messages=messages, tools=[WEATHER], stream=False)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content
+    for message in ({"role": "assistant", "content": None, "tool_calls": None}, {"role": "user", "tool_calls": None}):
+        with pytest.raises(openai.BadRequestError) as refused:  # neither text nor calls, still
+            client.chat.completions.create(model="m", messages=[*ASK, message], stream=False)  # type: ignore[list-item]
+        assert "body.messages.1.content" in str(refused.value.body), refused.value.body

@@ -93,6 +93,17 @@ def directory(tmp: Path) -> Path:
     return path
 
 
+def tool_call_arguments(value: str) -> Callable[[Path], Path]:
+    """A fixture whose tool call's arguments (any object, as far as the schema goes) hold `value`, written in YAML."""
+
+    def make(tmp: Path) -> Path:
+        path = tmp / "arguments.yaml"
+        path.write_text(f"fixtures:\n- match: {{any: true}}\n  answer: {{tool_calls: [{{name: f, arguments: {value}}}]}}\n")
+        return path
+
+    return make
+
+
 FIXTURE_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "deep YAML": (deep_yaml, f"nested deeper than {MAX_DEPTH} levels"),
     "deep JSON": (deep_json, f"nested deeper than {MAX_DEPTH} levels"),
@@ -102,6 +113,11 @@ FIXTURE_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "FIFO": (fifo, "not a regular file (a FIFO)"),
     "/dev/zero": (dev_zero, "not a regular file (a character device)"),
     "past the size cap": (too_large, "larger than 64 MiB"),
+    "a date in a tool call": (tool_call_arguments("{when: 2024-01-01}"), "fixtures.0.answer.tool_calls.0.arguments.when: a date"),
+    "binary in a tool call": (tool_call_arguments("{b: !!binary aGVsbG8=}"), "arguments.b: binary data, which JSON cannot hold"),
+    "a set as a tool call's arguments": (tool_call_arguments("!!set {a, b}"), "tool_calls.0.arguments: a set"),
+    "NaN in a tool call": (tool_call_arguments("{x: .nan}"), "arguments.x: nan, which JSON cannot hold"),
+    "a boolean key in a tool call": (tool_call_arguments("{on: 1}"), "arguments: a key 'True' that is not a string"),
 }
 
 
@@ -113,7 +129,7 @@ def test_fixtures_check_refuses_a_hostile_file_in_one_line(tmp_path: Path, case:
     assert len(line) < 600
 
 
-@pytest.mark.parametrize("case", ["deep YAML", "5000-digit integer in JSON", "alias bomb", "FIFO", "/dev/zero"])
+@pytest.mark.parametrize("case", ["deep YAML", "5000-digit integer in JSON", "alias bomb", "FIFO", "/dev/zero", "a date in a tool call"])
 def test_serve_refuses_a_hostile_fixture_file_before_it_listens(tmp_path: Path, case: str) -> None:
     make, why = FIXTURE_FILES[case]
     path = make(tmp_path)
