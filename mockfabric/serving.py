@@ -356,6 +356,7 @@ class ReadDeadlines:
                 self.transport.close()
 
             def connection_lost(self, exc: Exception | None) -> None:
+                self.mockfabric_linger.lost()
                 watch = self.mockfabric_watch
                 if watch is not None:
                     watch.disarm()
