@@ -9,6 +9,7 @@ import gc
 import http.client
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from mockfabric.web.errors import MAX_BODY
 
 from ..proxy.running import RunningProxy
 from .sockets import read_until_closed
+from .test_cli import finish, start
 from .test_request_heads import address, assert_serves_on, create_head, status_and_body
 
 SHORT_LINGER, SHORT_IDLE = 1.5, 0.5  # the bounds under test, shortened so the hostile cases stay fast
@@ -161,3 +163,51 @@ def test_a_closed_connection_is_freed_at_once_not_left_for_the_cyclic_collector(
         assert protocols() <= before, f"{protocols() - before} closed connections wait for the cyclic collector"
     finally:
         gc.enable()
+
+
+FLOODERS = 100  # refused clients sending flat out at once
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`mockfabric serve` in its own process: a server sharing the test's interpreter would share its GIL too."""
+    process, url = start("--port", "0", "--quiet")
+    yield process, url
+    finish(process)
+
+
+def flood(url: str, refused: threading.Semaphore, stop: threading.Event) -> None:
+    """A refused client that goes on sending as fast as it can until `stop`."""
+    with socket.create_connection(address(url), timeout=10) as client:
+        client.sendall(create_head(MAX_BODY * 100))
+        assert client.recv(12) == b"HTTP/1.1 413"
+        refused.release()
+        piece = b"x" * 65536
+        try:
+            while not stop.is_set():
+                client.sendall(piece)
+        except OSError:
+            pass
+
+
+def test_refused_clients_sending_flat_out_leave_the_server_taking_new_connections(served: tuple[subprocess.Popen[str], str]) -> None:
+    """The loop read a lingering connection up to 32 times in a row per turn and takes one new connection per turn:
+    with 100 refused clients sending flat out a new client waited 6.5 s for /healthcheck, and of 200, 40 to 80 were
+    not even read for 10 s. Read once per turn, every refused client reads its 413 and a new client is served."""
+    url = served[1]
+    refused, stop = threading.Semaphore(0), threading.Event()
+    flooders = [threading.Thread(target=flood, args=(url, refused, stop), daemon=True) for _ in range(FLOODERS)]
+    try:
+        for flooder in flooders:
+            flooder.start()
+        deadline = time.monotonic() + 3
+        answered = sum(refused.acquire(timeout=max(0.0, deadline - time.monotonic())) for _ in range(FLOODERS))
+        assert answered == FLOODERS, f"{FLOODERS - answered} of {FLOODERS} refused clients had no answer after 3 s"
+        started = time.monotonic()
+        assert_serves_on(url)
+        waited = time.monotonic() - started
+        assert waited < 0.5, f"a new client waited {waited:.2f} s for /healthcheck behind {FLOODERS} lingering clients"
+    finally:
+        stop.set()
+        for flooder in flooders:
+            flooder.join(timeout=10)
