@@ -59,6 +59,14 @@ class LingeringTransport(asyncio.Transport):
         self._stop()
         self._transport.close()
 
+    def stop_lingering(self) -> None:
+        """The server is stopping: a linger ends now, and closes from now on are plain. A linger waits for no work
+        (its answer is sent), but the server's graceful stop waited for it as for a request in flight: SIGTERM took
+        `LINGER_SECONDS` instead of a tenth of a second while a refused client went on sending."""
+        self._unread = _nothing_unread
+        if self._lingering:
+            self.close_now()
+
     def lost(self) -> None:
         """The connection is gone (the protocol's `connection_lost`): the timers are cancelled and the protocol is let
         go. `unread` refers to the protocol, which refers to this transport: left, that cycle kept every closed

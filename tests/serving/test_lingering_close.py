@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import threading
@@ -207,6 +208,27 @@ def test_refused_clients_sending_flat_out_leave_the_server_taking_new_connection
         assert_serves_on(url)
         waited = time.monotonic() - started
         assert waited < 0.5, f"a new client waited {waited:.2f} s for /healthcheck behind {FLOODERS} lingering clients"
+    finally:
+        stop.set()
+        for flooder in flooders:
+            flooder.join(timeout=10)
+
+
+def test_sigterm_does_not_wait_for_lingering_clients(served: tuple[subprocess.Popen[str], str]) -> None:
+    """A linger waits for no work (the refusal is sent), but the graceful stop waited for each lingering connection
+    as for a request in flight: with refused clients still sending, SIGTERM took the whole linger bound (5 s)."""
+    process, url = served
+    refused, stop = threading.Semaphore(0), threading.Event()
+    flooders = [threading.Thread(target=flood, args=(url, refused, stop), daemon=True) for _ in range(20)]
+    try:
+        for flooder in flooders:
+            flooder.start()
+        deadline = time.monotonic() + 3
+        assert all(refused.acquire(timeout=max(0.0, deadline - time.monotonic())) for _ in flooders)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=linger.LINGER_SECONDS - 2) == 0
+        assert time.monotonic() - started < linger.LINGER_SECONDS - 2
     finally:
         stop.set()
         for flooder in flooders:
