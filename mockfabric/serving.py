@@ -9,8 +9,9 @@ split between processes by configuration.
 uvicorn bounds a connection's idle time between requests (keep-alive) but not the time a client may take to send a
 request head; `ReadDeadlines` adds that, so a thousand half-sent requests are dropped after `--read-timeout`
 instead of being held for ever. It goes through the protocol class uvicorn's typed `http=` setting takes: a
-subclass of the class `--http httptools` names, overriding asyncio.Protocol's own methods, and one method of
-uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format).
+subclass of the class `--http httptools` names, overriding asyncio.Protocol's own methods, and two methods of
+uvicorn's (`send_400_response`, so that a request the parser rejects is answered in the service's error format, and
+`shutdown`, so that a graceful stop does not wait for lingering connections).
 The request head is bounded (`MAX_HEAD`) before the parser reads it, and so are chunk framing and trailers; to know
 where a head begins and ends and where body bytes are, it also extends uvicorn's httptools callbacks
 `on_message_begin`, `on_headers_complete`, `on_body` and `on_message_complete` (calling uvicorn's own too); a
@@ -350,12 +351,19 @@ class ReadDeadlines:
                 watch = self.mockfabric_watch
                 return watch is not None and watch.client_ended()
 
+            def shutdown(self) -> None:
+                """uvicorn's graceful stop (closes the idle connection, lets a request in flight finish): lingering
+                is over for this connection (mockfabric/linger.py)."""
+                self.mockfabric_linger.stop_lingering()
+                super().shutdown()
+
             def send_400_response(self, msg: str) -> None:
                 """A request the parser rejects is answered in the service's error format, not as plain text."""
                 self.transport.write(_unparseable_answer(msg))
                 self.transport.close()
 
             def connection_lost(self, exc: Exception | None) -> None:
+                self.mockfabric_linger.lost()
                 watch = self.mockfabric_watch
                 if watch is not None:
                     watch.disarm()
