@@ -9,7 +9,8 @@ model, never from wall time. Per series (tenant, instance):
 - histograms in vLLM's buckets: the wait for a slot (every answer); a stream's time to first token (the wait
   included) and the gaps between its tokens as they are paced, its whole duration and its finish reason once its
   last chunk is written (a stream the client leaves or a fault cuts reports the tokens it paced, and no finish);
-  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps.
+  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps;
+- a reset forgets a series: a stream decided before it tells nothing after it.
 At most MAX_SERIES series are kept; answers of later ones count in the OTHER series. At most MAX_IN_FLIGHT answers
 are tracked for running / waiting (on a frozen clock none ever ends): past it the one due to end first is dropped.
 Thread-safe: answers are decided under the store lock, streams are paced on the server's loop, scrapes anywhere.
@@ -190,12 +191,16 @@ class Telemetry:
             self._track_locked(series, now, queued, duration)
 
     def stream(self, series: Series) -> StreamTally:
-        """A tally for one stream's pacing, told to this telemetry when the stream ends, whichever way."""
-        return StreamTally(self, series)
-
-    def _settled(self, series: Series, tally: StreamTally) -> None:
+        """A tally for one stream's pacing, told to this telemetry when the stream ends, whichever way: to the
+        series' figures of now, so that a stream still running when its series is reset counts in nothing."""
         with self._lock:
-            figures = self._figures_locked(series)
+            key = self._series_locked(series)
+            return StreamTally(self, key, self._figures_locked(key))
+
+    def _settled(self, series: Series, figures: Figures, tally: StreamTally) -> None:
+        with self._lock:
+            if self._figures.get(series) is not figures:  # the series was reset since the stream began
+                return
             if tally.first is not None:
                 figures.first_token.observe(tally.first)
             figures.inter_token.add(tally.gaps)
@@ -268,10 +273,10 @@ class StreamTally:
     """One stream's pacing as it is written: `token(seconds)` per token chunk (the first one's wait is its time to
     first token), `finished(reason)` once its last chunk is written; `close()` tells the telemetry either way."""
 
-    __slots__ = ("_closed", "_series", "_telemetry", "finish_reason", "first", "gaps", "whole")
+    __slots__ = ("_closed", "_figures", "_series", "_telemetry", "finish_reason", "first", "gaps", "whole")
 
-    def __init__(self, telemetry: Telemetry, series: Series) -> None:
-        self._telemetry, self._series = telemetry, series
+    def __init__(self, telemetry: Telemetry, series: Series, figures: Figures) -> None:
+        self._telemetry, self._series, self._figures = telemetry, series, figures
         self.first: float | None = None
         self.gaps = Histogram(ITL_BUCKETS)
         self.whole = 0.0
@@ -292,4 +297,4 @@ class StreamTally:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._telemetry._settled(self._series, self)
+            self._telemetry._settled(self._series, self._figures, self)

@@ -188,3 +188,22 @@ def test_without_the_flag_there_is_no_metrics_route() -> None:
     with MockFabric() as fabric:
         missing = requests.get(f"{fabric.base_url}/metrics", timeout=10)
         assert missing.status_code == 404 and missing.json()["error_code"] == "APIG.0101"
+
+
+def test_a_stream_running_across_a_reset_leaves_no_figures_after_it() -> None:
+    with MockFabric(metrics=True, clock="system", itl_ms=50) as fabric:
+        url = f"{fabric.base_url}/v1/workspaces/{_workspace(fabric)}/services/instances/{PRESET}/invocations"
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
+        with requests.post(url, json=body, headers=fabric.headers, stream=True, timeout=10) as streamed:
+            lines = streamed.iter_lines()
+            assert next(lines).startswith(b"data: ")  # its first token; nine more are 50 ms apart
+            fabric.reset()
+            assert [line for line in lines if line][-1] == b"data: [DONE]"
+        # the stream was decided before the reset: its pace and finish are forgotten with its tokens
+        assert not [k for k in scrape(fabric) if k[0].startswith("vllm:")]
+
+
+def _workspace(fabric: MockFabric) -> str:
+    created = requests.post(f"{fabric.base_url}/v1/workspaces", json={"name": "metrics-ws"}, headers=fabric.headers, timeout=10)
+    workspace: str = created.json()["id"]
+    return workspace
