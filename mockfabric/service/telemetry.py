@@ -9,7 +9,8 @@ model, never from wall time. Per series (tenant, instance):
 - histograms in vLLM's buckets: the wait for a slot (every answer); a stream's time to first token (the wait
   included) and the gaps between its tokens as they are paced, its whole duration and its finish reason once its
   last chunk is written (a stream the client leaves or a fault cuts reports the tokens it paced, and no finish);
-  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps;
+  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps (one
+  whose own effect drops the connection is never delivered: it has no first token, end or finish);
 - a reset forgets a series: a stream decided before it tells nothing after it.
 At most MAX_SERIES series are kept; answers of later ones count in the OTHER series. At most MAX_IN_FLIGHT answers
 are tracked for running / waiting (on a frozen clock none ever ends): past it the one due to end first is dropped.

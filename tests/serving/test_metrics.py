@@ -203,6 +203,22 @@ def test_a_stream_running_across_a_reset_leaves_no_figures_after_it() -> None:
         assert not [k for k in scrape(fabric) if k[0].startswith("vllm:")]
 
 
+def test_a_plain_answer_whose_connection_drops_is_no_success() -> None:
+    with MockFabric(metrics=True) as fabric:
+        workspace = _workspace(fabric)
+        fabric.add_fixture({"user": {"equals": "drop me"}}, {"content": "never delivered", "drop_connection": True})
+        url = f"{fabric.base_url}/v1/workspaces/{workspace}/services/instances/{PRESET}/invocations"
+        body = {"messages": [{"role": "user", "content": "drop me"}], "stream": False}
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):  # closed mid-answer
+            requests.post(url, json=body, headers=fabric.headers, timeout=10)
+        samples = scrape(fabric)
+        mine = {"tenant": fabric.tenant, "instance": PRESET}
+        assert value(samples, "vllm:generation_tokens_total", **mine) > 0  # generated, as the quota counts
+        assert not [k for k in samples if k[0] == "vllm:request_success_total"]
+        assert value(samples, "vllm:time_to_first_token_seconds_count", **mine) == 0
+        assert value(samples, "vllm:e2e_request_latency_seconds_count", **mine) == 0
+
+
 def _workspace(fabric: MockFabric) -> str:
     created = requests.post(f"{fabric.base_url}/v1/workspaces", json={"name": "metrics-ws"}, headers=fabric.headers, timeout=10)
     workspace: str = created.json()["id"]
