@@ -20,6 +20,7 @@ Thread-safe: answers are decided under the store lock, streams are paced on the 
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 from bisect import bisect_left
 from collections import Counter
@@ -137,10 +138,42 @@ class Figures:
 
 @dataclass(slots=True)
 class _InFlight:
-    """Answers in progress: heaps of when each one's slot frees, and when each still waiting gets its slot."""
+    """Answers in progress: a heap of when each one's slot frees (with when its wait is over, -inf if it did not
+    wait), and a heap of when each still waiting gets its slot, less `dropped`: the waits of answers made room for
+    (`Telemetry._drop_one_locked`), forgotten as they come due or when they are half the heap."""
 
-    ends: list[float] = field(default_factory=list)
+    ends: list[tuple[float, float]] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
+    dropped: Counter[float] = field(default_factory=Counter)
+    gone: int = 0  # the waits in `dropped`, all in `starts`
+    settled: float = -math.inf  # the latest time settled: every wait over by then has left `starts`
+
+    @property
+    def waiting(self) -> int:
+        return len(self.starts) - self.gone
+
+    def forget_wait(self, start: float) -> None:
+        """The answer whose wait is over at `start` was dropped: its wait no longer counts."""
+        if start <= self.settled:  # it is over (or it did not wait): it is no longer in `starts`
+            return
+        self.dropped[start] += 1
+        self.gone += 1
+        if 2 * self.gone > len(self.starts):  # as many dropped waits as live ones: keep the live ones only
+            kept = [wait for wait in self.starts if not self.taken(wait)]
+            heapq.heapify(kept)
+            self.starts, self.dropped, self.gone = kept, Counter(), 0
+
+    def taken(self, start: float) -> bool:
+        """Whether this wait, just out of `starts`, was a dropped answer's (then it is taken off `dropped`)."""
+        count = self.dropped.get(start, 0)
+        if not count:
+            return False
+        if count == 1:
+            del self.dropped[start]
+        else:
+            self.dropped[start] = count - 1
+        self.gone -= 1
+        return True
 
 
 class Telemetry:
@@ -219,7 +252,7 @@ class Telemetry:
                     del self._in_flight[series]
                     continue
                 figures = out[series]
-                figures.waiting = len(flight.starts)
+                figures.waiting = flight.waiting
                 figures.running = len(flight.ends) - figures.waiting
             return out
 
@@ -244,7 +277,7 @@ class Telemetry:
         end = now + max(duration, queued)
         if self._tracked >= self._max_in_flight:
             self._drop_one_locked()
-        heapq.heappush(flight.ends, end)
+        heapq.heappush(flight.ends, (end, now + queued if queued > 0 else -math.inf))
         if queued > 0:
             heapq.heappush(flight.starts, now + queued)
         self._tracked += 1
@@ -253,20 +286,20 @@ class Telemetry:
         """Make room: of every series, the answer that ends first goes (a waiting one with it, if it was waiting)."""
         series = min((s for s, flight in self._in_flight.items() if flight.ends), key=lambda s: self._in_flight[s].ends[0])
         flight = self._in_flight[series]
-        heapq.heappop(flight.ends)
-        if len(flight.starts) > len(flight.ends):  # it was waiting: no more wait than answers
-            heapq.heappop(flight.starts)
+        _, start = heapq.heappop(flight.ends)
+        flight.forget_wait(start)  # if it was still waiting, its wait goes with it
         self._tracked -= 1
 
 
 def _settle(flight: _InFlight, now: float) -> int:
     """Let go of the answers over at `now` and start those whose wait is over; how many were let go."""
     ended = 0
-    while flight.ends and flight.ends[0] <= now:
+    while flight.ends and flight.ends[0][0] <= now:
         heapq.heappop(flight.ends)
         ended += 1
     while flight.starts and flight.starts[0] <= now:
-        heapq.heappop(flight.starts)
+        flight.taken(heapq.heappop(flight.starts))
+    flight.settled = max(flight.settled, now)
     return ended
 
 
