@@ -94,14 +94,14 @@ class AsLibraryFamilies:
         snapshot = self.telemetry.snapshot(0.0)
         families = []
         for name, text, histogram_of in HISTOGRAMS:
-            family = HistogramMetricFamily(name, text, labels=["tenant", "instance"])
+            family = HistogramMetricFamily(name, text, labels=["tenant", "model_name"])
             for series, figures in snapshot.items():
                 histogram = histogram_of(figures)
                 bounds = [*(repr(bound) for bound in histogram.bounds), "+Inf"]
                 family.add_metric(list(series), list(zip(bounds, accumulate(histogram.counts), strict=True)), histogram.total)
             families.append(family)
         for name, kind, text, value_of in SCALARS:
-            scalar = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, text, labels=["tenant", "instance"])
+            scalar = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, text, labels=["tenant", "model_name"])
             for series, figures in snapshot.items():
                 scalar.add_metric(list(series), value_of(figures))
             families.append(scalar)

@@ -47,7 +47,7 @@ class Reference:
         self.snapshot = snapshot
 
     def collect(self) -> list[Any]:
-        labels = ["tenant", "instance"]
+        labels = ["tenant", "model_name"]
         out: list[Any] = []
         for name, kind, text, value_of in SCALARS:
             family = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, text, labels=labels)

@@ -86,3 +86,13 @@ def test_a_value_on_a_bound_counts_in_that_bucket() -> None:
     for value in (0.01, 0.0100001, 81.0):
         histogram.observe(value)
     assert histogram.counts[:2] == [1, 1] and histogram.counts[-1] == 1 and sum(histogram.counts) == 3  # 81 is past 80
+
+
+def test_a_waiting_answer_dropped_past_the_bound_takes_its_own_wait_with_it() -> None:
+    telemetry = Telemetry(max_in_flight=3)
+    decide(telemetry, "t", duration=20.0)  # running until 20
+    decide(telemetry, "t", queued=10.0, duration=11.0)  # waits until 10, ends first: the one dropped
+    decide(telemetry, "t", duration=30.0)
+    decide(telemetry, "t", duration=40.0)
+    figures = telemetry.snapshot(5.0)[("t", "i")]
+    assert (figures.running, figures.waiting) == (3, 0)

@@ -117,6 +117,7 @@ def _tell(telemetry: Telemetry, actor: Actor, instance: Entry, invocation: Invoc
     """The telemetry learns of the answer decided; a stream tells the rest as it is paced."""
     completion = invocation.completion
     usage = completion.usage()  # as the answer reports it (and the quota counts it)
+    dropped = invocation.effect is not None and invocation.effect.drop_connection  # generated, never delivered
     telemetry.decided(
         telemetry.series(actor.tenant, instance.record["id"]),
         now=now,
@@ -124,7 +125,7 @@ def _tell(telemetry: Telemetry, actor: Actor, instance: Entry, invocation: Invoc
         duration=busy,
         prompt_tokens=usage["prompt_tokens"],
         generation_tokens=usage["completion_tokens"],
-        finish_reason=None if invocation.stream else completion.choices[0].finish_reason,
+        finish_reason=None if invocation.stream or dropped else completion.choices[0].finish_reason,
     )
 
 

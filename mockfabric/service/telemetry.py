@@ -9,7 +9,9 @@ model, never from wall time. Per series (tenant, instance):
 - histograms in vLLM's buckets: the wait for a slot (every answer); a stream's time to first token (the wait
   included) and the gaps between its tokens as they are paced, its whole duration and its finish reason once its
   last chunk is written (a stream the client leaves or a fault cuts reports the tokens it paced, and no finish);
-  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps.
+  a plain answer is whole at once, after its wait: its first token and its end are that wait, it has no gaps (one
+  whose own effect drops the connection is never delivered: it has no first token, end or finish);
+- a reset forgets a series: a stream decided before it tells nothing after it.
 At most MAX_SERIES series are kept; answers of later ones count in the OTHER series. At most MAX_IN_FLIGHT answers
 are tracked for running / waiting (on a frozen clock none ever ends): past it the one due to end first is dropped.
 Thread-safe: answers are decided under the store lock, streams are paced on the server's loop, scrapes anywhere.
@@ -18,6 +20,7 @@ Thread-safe: answers are decided under the store lock, streams are paced on the 
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 from bisect import bisect_left
 from collections import Counter
@@ -135,10 +138,42 @@ class Figures:
 
 @dataclass(slots=True)
 class _InFlight:
-    """Answers in progress: heaps of when each one's slot frees, and when each still waiting gets its slot."""
+    """Answers in progress: a heap of when each one's slot frees (with when its wait is over, -inf if it did not
+    wait), and a heap of when each still waiting gets its slot, less `dropped`: the waits of answers made room for
+    (`Telemetry._drop_one_locked`), forgotten as they come due or when they are half the heap."""
 
-    ends: list[float] = field(default_factory=list)
+    ends: list[tuple[float, float]] = field(default_factory=list)
     starts: list[float] = field(default_factory=list)
+    dropped: Counter[float] = field(default_factory=Counter)
+    gone: int = 0  # the waits in `dropped`, all in `starts`
+    settled: float = -math.inf  # the latest time settled: every wait over by then has left `starts`
+
+    @property
+    def waiting(self) -> int:
+        return len(self.starts) - self.gone
+
+    def forget_wait(self, start: float) -> None:
+        """The answer whose wait is over at `start` was dropped: its wait no longer counts."""
+        if start <= self.settled:  # it is over (or it did not wait): it is no longer in `starts`
+            return
+        self.dropped[start] += 1
+        self.gone += 1
+        if 2 * self.gone > len(self.starts):  # as many dropped waits as live ones: keep the live ones only
+            kept = [wait for wait in self.starts if not self.taken(wait)]
+            heapq.heapify(kept)
+            self.starts, self.dropped, self.gone = kept, Counter(), 0
+
+    def taken(self, start: float) -> bool:
+        """Whether this wait, just out of `starts`, was a dropped answer's (then it is taken off `dropped`)."""
+        count = self.dropped.get(start, 0)
+        if not count:
+            return False
+        if count == 1:
+            del self.dropped[start]
+        else:
+            self.dropped[start] = count - 1
+        self.gone -= 1
+        return True
 
 
 class Telemetry:
@@ -190,12 +225,16 @@ class Telemetry:
             self._track_locked(series, now, queued, duration)
 
     def stream(self, series: Series) -> StreamTally:
-        """A tally for one stream's pacing, told to this telemetry when the stream ends, whichever way."""
-        return StreamTally(self, series)
-
-    def _settled(self, series: Series, tally: StreamTally) -> None:
+        """A tally for one stream's pacing, told to this telemetry when the stream ends, whichever way: to the
+        series' figures of now, so that a stream still running when its series is reset counts in nothing."""
         with self._lock:
-            figures = self._figures_locked(series)
+            key = self._series_locked(series)
+            return StreamTally(self, key, self._figures_locked(key))
+
+    def _settled(self, series: Series, figures: Figures, tally: StreamTally) -> None:
+        with self._lock:
+            if self._figures.get(series) is not figures:  # the series was reset since the stream began
+                return
             if tally.first is not None:
                 figures.first_token.observe(tally.first)
             figures.inter_token.add(tally.gaps)
@@ -213,7 +252,7 @@ class Telemetry:
                     del self._in_flight[series]
                     continue
                 figures = out[series]
-                figures.waiting = len(flight.starts)
+                figures.waiting = flight.waiting
                 figures.running = len(flight.ends) - figures.waiting
             return out
 
@@ -238,7 +277,7 @@ class Telemetry:
         end = now + max(duration, queued)
         if self._tracked >= self._max_in_flight:
             self._drop_one_locked()
-        heapq.heappush(flight.ends, end)
+        heapq.heappush(flight.ends, (end, now + queued if queued > 0 else -math.inf))
         if queued > 0:
             heapq.heappush(flight.starts, now + queued)
         self._tracked += 1
@@ -247,20 +286,20 @@ class Telemetry:
         """Make room: of every series, the answer that ends first goes (a waiting one with it, if it was waiting)."""
         series = min((s for s, flight in self._in_flight.items() if flight.ends), key=lambda s: self._in_flight[s].ends[0])
         flight = self._in_flight[series]
-        heapq.heappop(flight.ends)
-        if len(flight.starts) > len(flight.ends):  # it was waiting: no more wait than answers
-            heapq.heappop(flight.starts)
+        _, start = heapq.heappop(flight.ends)
+        flight.forget_wait(start)  # if it was still waiting, its wait goes with it
         self._tracked -= 1
 
 
 def _settle(flight: _InFlight, now: float) -> int:
     """Let go of the answers over at `now` and start those whose wait is over; how many were let go."""
     ended = 0
-    while flight.ends and flight.ends[0] <= now:
+    while flight.ends and flight.ends[0][0] <= now:
         heapq.heappop(flight.ends)
         ended += 1
     while flight.starts and flight.starts[0] <= now:
-        heapq.heappop(flight.starts)
+        flight.taken(heapq.heappop(flight.starts))
+    flight.settled = max(flight.settled, now)
     return ended
 
 
@@ -268,10 +307,10 @@ class StreamTally:
     """One stream's pacing as it is written: `token(seconds)` per token chunk (the first one's wait is its time to
     first token), `finished(reason)` once its last chunk is written; `close()` tells the telemetry either way."""
 
-    __slots__ = ("_closed", "_series", "_telemetry", "finish_reason", "first", "gaps", "whole")
+    __slots__ = ("_closed", "_figures", "_series", "_telemetry", "finish_reason", "first", "gaps", "whole")
 
-    def __init__(self, telemetry: Telemetry, series: Series) -> None:
-        self._telemetry, self._series = telemetry, series
+    def __init__(self, telemetry: Telemetry, series: Series, figures: Figures) -> None:
+        self._telemetry, self._series, self._figures = telemetry, series, figures
         self.first: float | None = None
         self.gaps = Histogram(ITL_BUCKETS)
         self.whole = 0.0
@@ -292,4 +331,4 @@ class StreamTally:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._telemetry._settled(self._series, self)
+            self._telemetry._settled(self._series, self._figures, self)

@@ -1,10 +1,12 @@
 """`GET /metrics` (with `--metrics`): the telemetry in Prometheus's text format, named as vLLM names its metrics.
 
 What must hold: each scrape reads the figures at the emulator's `now` (service/telemetry.py says what they mean),
-labelled `tenant` and `instance`; a scrape is no call of the service, so it is not journaled. Who may scrape, as
-who may see the dashboard (every tenant's figures are in it): with a control token set, a caller presenting it
-(its header, or `Authorization: Bearer <token>` as Prometheus's `authorization` sends it), else 401; under
-`--auth strict` without a control token nobody (403); otherwise anyone. Without `--metrics` there is no route (404).
+labelled `tenant` and `model_name` (the service instance id, the `model` its answers report, as vLLM labels its
+model: not `instance`, which Prometheus sets to the target it scrapes); a scrape is no call of the service, so it
+is not journaled. Who may scrape, as who may see the dashboard (every tenant's figures are in it): with a control
+token set, a caller presenting it (its header, or `Authorization: Bearer <token>` as Prometheus's `authorization`
+sends it), else 401; under `--auth strict` without a control token nobody (403); otherwise anyone. Without
+`--metrics` there is no route (404).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ HISTOGRAMS: tuple[tuple[str, str, Callable[[Figures], Histogram]], ...] = (
 
 def _labels(series: Series) -> str:
     tenant, instance = series
-    return f'instance="{_escaped(instance)}",tenant="{_escaped(tenant)}"'
+    return f'model_name="{_escaped(instance)}",tenant="{_escaped(tenant)}"'
 
 
 def _escaped(value: str) -> str:

@@ -1,6 +1,6 @@
 """`--metrics`: a live server scraped after a seeded load, through the openai client and raw sockets, parsed by
 prometheus_client's own parser: the figures are the answers' own (usage, pacing on the emulator's clock, the
-capacity model's queue), labelled by tenant and instance; only who may scrape can; off, there is no route."""
+capacity model's queue), labelled by tenant and model_name (the instance); only who may scrape can; off, there is no route."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_a_seeded_load_is_counted_as_its_answers_report_it(deployed: Deployed) -
     with openai_client(fabric.base_url, deployed.workspace, deployed.instance, **credentials) as client:
         usage, gaps, whole = _load(client, streams)
     samples = scrape(fabric)
-    mine = {"tenant": fabric.tenant, "instance": deployed.instance}
+    mine = {"tenant": fabric.tenant, "model_name": deployed.instance}
     assert value(samples, "vllm:prompt_tokens_total", **mine) == usage["prompt"]
     assert value(samples, "vllm:generation_tokens_total", **mine) == usage["completion"]
     assert value(samples, "vllm:request_success_total", **mine, finished_reason="length") == streams  # cut at max_tokens
@@ -108,7 +108,7 @@ def test_running_and_waiting_follow_the_capacity_model_on_the_emulator_clock() -
         fabric.add_fixture({"instance": {"equals": flow.instance}}, {"content": "one two three four five"})  # 1.4 s each
         for _ in range(3):
             assert flow.invoke({"messages": [{"role": "user", "content": "hi"}]}).status_code == 200
-        mine = {"tenant": fabric.tenant, "instance": flow.instance}
+        mine = {"tenant": fabric.tenant, "model_name": flow.instance}
 
         def gauges() -> tuple[float, float]:
             samples = scrape(fabric)
@@ -131,7 +131,7 @@ def test_a_cut_stream_reports_what_it_paced_and_no_success(deployed: Deployed) -
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         deployed.invoke({"messages": [{"role": "user", "content": "hello there"}], "max_tokens": 20}, headers=fault).raise_for_status()
     samples = scrape(deployed.fabric)
-    mine = {"tenant": deployed.fabric.tenant, "instance": deployed.instance}
+    mine = {"tenant": deployed.fabric.tenant, "model_name": deployed.instance}
     assert value(samples, "vllm:time_to_first_token_seconds_count", **mine) == 1
     assert value(samples, "vllm:inter_token_latency_seconds_count", **mine) == 3  # 4 chunks written, each with a token
     assert value(samples, "vllm:e2e_request_latency_seconds_count", **mine) == 0
@@ -150,11 +150,11 @@ def test_tenants_get_their_own_series_and_a_reset_forgets_them() -> None:
             assert requests.post(url, json=body, headers=headers, timeout=10).status_code == 200
         samples = scrape(fabric)
         for tenant in ("tenant-a", "tenant-b"):
-            assert value(samples, "vllm:request_success_total", tenant=tenant, instance=PRESET, finished_reason="stop") == 1
+            assert value(samples, "vllm:request_success_total", tenant=tenant, model_name=PRESET, finished_reason="stop") == 1
         assert requests.post(f"{fabric.base_url}/_mockfabric/reset", json={"tenant": "tenant-a"}, timeout=10).status_code == 200
         samples = scrape(fabric)
-        assert value(samples, "vllm:prompt_tokens_total", tenant="tenant-a", instance=PRESET) == 0
-        assert value(samples, "vllm:prompt_tokens_total", tenant="tenant-b", instance=PRESET) > 0
+        assert value(samples, "vllm:prompt_tokens_total", tenant="tenant-a", model_name=PRESET) == 0
+        assert value(samples, "vllm:prompt_tokens_total", tenant="tenant-b", model_name=PRESET) > 0
         fabric.reset(all_tenants=True)
         assert not [k for k in scrape(fabric) if k[0].startswith("vllm:")]
 
@@ -188,3 +188,51 @@ def test_without_the_flag_there_is_no_metrics_route() -> None:
     with MockFabric() as fabric:
         missing = requests.get(f"{fabric.base_url}/metrics", timeout=10)
         assert missing.status_code == 404 and missing.json()["error_code"] == "APIG.0101"
+
+
+def test_a_stream_running_across_a_reset_leaves_no_figures_after_it() -> None:
+    with MockFabric(metrics=True, clock="system", itl_ms=50) as fabric:
+        url = f"{fabric.base_url}/v1/workspaces/{_workspace(fabric)}/services/instances/{PRESET}/invocations"
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
+        with requests.post(url, json=body, headers=fabric.headers, stream=True, timeout=10) as streamed:
+            lines = streamed.iter_lines()
+            assert next(lines).startswith(b"data: ")  # its first token; nine more are 50 ms apart
+            fabric.reset()
+            assert [line for line in lines if line][-1] == b"data: [DONE]"
+        # the stream was decided before the reset: its pace and finish are forgotten with its tokens
+        assert not [k for k in scrape(fabric) if k[0].startswith("vllm:")]
+
+
+def test_a_plain_answer_whose_connection_drops_is_no_success() -> None:
+    with MockFabric(metrics=True) as fabric:
+        workspace = _workspace(fabric)
+        fabric.add_fixture({"user": {"equals": "drop me"}}, {"content": "never delivered", "drop_connection": True})
+        url = f"{fabric.base_url}/v1/workspaces/{workspace}/services/instances/{PRESET}/invocations"
+        body = {"messages": [{"role": "user", "content": "drop me"}], "stream": False}
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):  # closed mid-answer
+            requests.post(url, json=body, headers=fabric.headers, timeout=10)
+        samples = scrape(fabric)
+        mine = {"tenant": fabric.tenant, "model_name": PRESET}
+        assert value(samples, "vllm:generation_tokens_total", **mine) > 0  # generated, as the quota counts
+        assert not [k for k in samples if k[0] == "vllm:request_success_total"]
+        assert value(samples, "vllm:time_to_first_token_seconds_count", **mine) == 0
+        assert value(samples, "vllm:e2e_request_latency_seconds_count", **mine) == 0
+
+
+def test_no_series_carries_a_label_prometheus_sets_on_its_targets() -> None:
+    """Prometheus labels every series it scrapes `job` and `instance` (the target): a scraped label of those names
+    would be renamed `exported_instance` under the README's scrape job. The instance is `model_name`, as vLLM names
+    it: the `model` its answers report."""
+    with MockFabric(metrics=True) as fabric:
+        url = f"{fabric.base_url}/v1/workspaces/{_workspace(fabric)}/services/instances/{PRESET}/invocations"
+        body = {"messages": [{"role": "user", "content": "hi"}], "stream": False}
+        answer = requests.post(url, json=body, headers=fabric.headers, timeout=10).json()
+        samples = scrape(fabric)
+        assert samples and not [labels for _, labels in samples if {"instance", "job"} & dict(labels).keys()]
+        assert value(samples, "vllm:request_success_total", tenant=fabric.tenant, model_name=answer["model"]) == 1
+
+
+def _workspace(fabric: MockFabric) -> str:
+    created = requests.post(f"{fabric.base_url}/v1/workspaces", json={"name": "metrics-ws"}, headers=fabric.headers, timeout=10)
+    workspace: str = created.json()["id"]
+    return workspace
