@@ -114,6 +114,11 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return data
 
 
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's path as werkzeug's `Request.path` gives it (decoded PATH_INFO, one leading slash), from the environ."""
+    return "/" + _decoded(environ.get("PATH_INFO") or "").lstrip("/")
+
+
 def _decoded(path: str) -> str:
     """PATH_INFO as the client wrote it: WSGI carries the raw bytes as latin-1 (werkzeug's `request.path` does the same)."""
     return path if path.isascii() else path.encode("latin-1").decode("utf-8", "replace")
