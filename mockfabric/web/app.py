@@ -45,7 +45,7 @@ from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
 from .encoding import to_json
 from .errors import MAX_BODY, OPTIONS_ENDPOINT, render_api_error, render_http_error, render_unexpected
-from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers, request_path
+from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers, request_id_of, request_path
 from .guard import Guard
 from .parsing import Call, parse_call
 from .throttle import Throttle
@@ -377,14 +377,16 @@ def _chunk_check() -> Callable[[Any], None]:
     return verify
 
 
-def _journaled(render: Callable[[Any], Response]) -> Callable[[Any], Response]:
-    """An error handler whose answer's error_code and error_msg also go into the request's journal entry."""
+def _journaled(render: Callable[[Any, str | None], Response]) -> Callable[[Any], Response]:
+    """An error handler given the request id the front gave this request (for the gateway's error bodies), whose
+    answer's error_code and error_msg also go into the request's journal entry."""
 
     def handler(error: Any) -> Response:
-        response = render(error)
+        environ = request.environ
+        response = render(error, request_id_of(environ))
         body = response.get_json(silent=True)
         if isinstance(body, dict):
-            note_error(request.environ, body)
+            note_error(environ, body)
         return response
 
     return handler

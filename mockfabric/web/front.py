@@ -70,6 +70,12 @@ def exchange_of(environ: dict[str, Any]) -> Exchange:
     return exchange
 
 
+def request_id_of(environ: dict[str, Any]) -> str | None:
+    """The request id the front gave the request (its X-Request-Id); None for one that did not pass the front."""
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    return exchange.request_id if exchange is not None else None
+
+
 def request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
     """The request's headers as (lower-case name, value): as the server read them when it says (mockfabric.serving
     does), else rebuilt from the environ once (werkzeug's header objects cost tens of microseconds on this hot path);
