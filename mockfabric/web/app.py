@@ -28,7 +28,7 @@ from ..fixture.faults import FaultMatch, FaultRule
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, open_state
-from ..service import catalog, endpoints, instances, invocations, jobs, messages, metrics, models, onboarding, runs, tags, workspaces
+from ..service import endpoints, instances, invocations, jobs, messages, metrics, models, offerings, onboarding, runs, tags, workspaces
 from ..service.capacity import Capacity
 from ..service.catalog import build_catalog, read_catalog
 from ..service.completions import ChunkShape
@@ -54,7 +54,7 @@ log = logging.getLogger("mockfabric")
 CONTROL_ACTOR = Actor(tenant="_control")
 ActorOf = Callable[[dict[str, Any]], Actor]  # who sends the request whose WSGI environ it is given
 SERVICE_OPERATIONS: dict[str, Callable[..., Any]] = {
-    **catalog.OPERATIONS,
+    **offerings.OPERATIONS,
     **workspaces.OPERATIONS,
     **endpoints.OPERATIONS,
     **models.OPERATIONS,
