@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
 __all__ = ["MockFabric", "Settings", "__version__", "create_app"]
 
 if TYPE_CHECKING:
     from .config import Settings
     from .testing.fabric import MockFabric
+    from .version import __version__
     from .web.app import create_app
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from .version import __version__
+
+        return __version__
     if name == "MockFabric":
         from .testing.fabric import MockFabric
 

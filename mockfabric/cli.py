@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from . import __version__
 from .config import ConfigError, is_loopback, parse_bool, parse_float, parse_int, serve_settings, setting_specs
+from .version import __version__
 
 VERIFY_MODULES = ("hypothesis", "schemathesis", "requests")
 

@@ -123,6 +123,15 @@ class SchemaCheck:
         error = best_match(validator.iter_errors(instance))
         return None if error is None else _problem(error, self._root)
 
+    def violation(self, instance: Any) -> tuple[Any, list[Any]] | None:
+        """The part of `instance` that violates the schema (the most relevant error's) and the path in the schema
+        of the keyword it fails; None when it conforms."""
+        fast, validator = self._compiled or self._compile()
+        if fast.is_valid(instance) or validator.is_valid(instance):
+            return None
+        error = best_match(validator.iter_errors(instance))
+        return None if error is None else (error.instance, list(error.absolute_schema_path))
+
     def verdicts(self, instance: Any) -> tuple[bool, bool]:
         """(jsonschema-rs, jsonschema) answers on `instance`, for the differential test that keeps the fast path
         from accepting what the reference rejects."""

@@ -8,14 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
-
-from .listing import Listing, Page, cut
-
-if TYPE_CHECKING:
-    from .core import Service
 
 DEFAULT_CATALOG = "catalog.yaml"
 
@@ -145,32 +140,3 @@ def _public_model(raw: Mapping[str, Any], limits: Mapping[str, ModelLimits]) -> 
 def _require(problem: str | None, what: str) -> None:
     if problem:
         raise CatalogError(f"catalog {what}: {problem}")
-
-
-def list_specs(
-    service: Service, listing: Listing, *, spec_code: str | None = None, spec_types: list[str] | None = None, scenario: str | None = None
-) -> Page[dict[str, Any]]:
-    catalog = service.catalog
-    chosen = [
-        s
-        for s in catalog.specs
-        if (not spec_code or s["spec_code"] == spec_code)
-        and (not spec_types or s.get("spec_type") in spec_types)
-        and (not scenario or catalog.spec_scenarios.get(s["spec_code"]) == scenario)
-    ]
-    return cut(chosen, listing)
-
-
-def list_base_models(service: Service, listing: Listing) -> Page[dict[str, Any]]:
-    return cut(service.catalog.base_models, listing)
-
-
-def list_features(service: Service, listing: Listing) -> Page[dict[str, str]]:
-    return cut(service.catalog.features, listing)
-
-
-OPERATIONS: dict[str, Callable[..., Any]] = {
-    "ListSpecs": list_specs,
-    "ListBaseModels": list_base_models,
-    "ListFeatures": list_features,
-}

@@ -3,7 +3,7 @@
 Ours: a schema-valid request must not be refused as a schema violation (400 with dataartsfabric.00010001 /
 common.01000001; other 400s are the service's documented business answers, e.g. not-found is 400), and every SSE
 answer is checked event by event against ChatCompletionChunk and across events (mockfabric.testing.streams).
-A schemathesis failure becomes a Finding through the failure classes schemathesis declares (`_particulars`)."""
+A schemathesis failure becomes a Finding by what its check compares (`_particulars`), worked out from the contract."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from .streams import chunk_rule_problems, parse_sse
 
 SCHEMA_REJECTION_CODES = frozenset({"dataartsfabric.00010001", "common.01000001"})
 MAX_STREAM_EVENTS = 100_000  # read whole streams (schemathesis stops at 20 events by default): the rules span all events
+POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
+NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
 
 
 def request_of(case: Any, response: Any) -> dict[str, Any]:
@@ -31,8 +33,9 @@ def request_of(case: Any, response: Any) -> dict[str, Any]:
 
 
 def finding_of(operation: str, check: str, failure: Any, mode: str, response: Any, case: Any) -> Finding:
-    """A schemathesis failure (raised by the built-in `check`) as a Finding, reading what each failure class carries."""
-    expected, actual, schema_path = _particulars(failure)
+    """A failure of schemathesis's built-in `check` as a Finding: its title and message, and what was expected
+    and seen, worked out here from the check, the contract and the answer."""
+    expected, actual, schema_path = _particulars(check, case, response)
     return Finding(
         operation,
         check,
@@ -47,20 +50,38 @@ def finding_of(operation: str, check: str, failure: Any, mode: str, response: An
     )
 
 
-def _particulars(failure: Any) -> tuple[Any, Any, Any]:
-    """(expected, actual, schema path) of the failure classes schemathesis 4.32 declares; None for others."""
-    from schemathesis.core.failures import AcceptedNegativeData
-    from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
+def _particulars(check: str, case: Any, response: Any) -> tuple[Any, Any, Any]:
+    """(expected, actual, schema path) of a built-in check's failure; None where the check says nothing more.
 
-    if isinstance(failure, JsonSchemaError):
-        return None, failure.instance, failure.schema_path
-    if isinstance(failure, UndefinedStatusCode):
-        return failure.defined_status_codes, failure.status_code, None
-    if isinstance(failure, RejectedPositiveData):
-        return failure.allowed_statuses, failure.status_code, None
-    if isinstance(failure, AcceptedNegativeData):
-        return failure.expected_statuses, failure.status_code, None
+    Worked out here rather than read off schemathesis's failure classes, which live in modules it does not make
+    public: the statuses the contract declares or the checks were configured with, and the part of the answer
+    that violates its schema (jsonschema's verdict on the contract's response schema)."""
+    status = response.status_code
+    if check == "status_code_conformance":
+        return [str(code) for code in case.operation.definition.raw.get("responses") or {}], status, None
+    if check == "positive_data_acceptance":
+        return list(POSITIVE_STATUSES), status, None
+    if check == "negative_data_rejection":
+        return list(NEGATIVE_STATUSES), status, None
+    if check == "response_schema_conformance":
+        violation = _schema_violation(case, response)
+        if violation is not None:
+            return None, violation[0], violation[1]
     return None, None, None
+
+
+def _schema_violation(case: Any, response: Any) -> tuple[Any, list[Any]] | None:
+    """(the violating part, its schema path) of a JSON answer the contract's response schema rejects."""
+    operation = public_contract().operations.get(str(case.operation.definition.raw.get("operationId")))
+    media = _header(response, "Content-Type").split(";", 1)[0].strip().lower()
+    check = operation.response_checks.get((response.status_code, media)) if operation is not None else None
+    if check is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return check.violation(body)
 
 
 def _header(response: Any, name: str) -> str:

@@ -1,4 +1,5 @@
-"""The drift report: what the contract harness found, per operation, and how it reads as a table or JSON data.
+"""The drift report: what the contract harness found, per operation, how it reads as a table or JSON data, and
+how two reports' JSON forms differ (a finding's identity across reports, the differences per operation).
 
 A Finding never holds a credential (its texts pass redaction) and a report holds only plain JSON data (json_ready),
 so reports can be written, diffed and published as they are."""
@@ -196,3 +197,34 @@ def json_ready(value: Any) -> Any:
     if value is None or isinstance(value, JSON_TYPES):
         return value
     return None
+
+
+def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, list[str]]:
+    """reports.diff per operation: {operation: what differs}, in the reports' order, operations that agree left out."""
+    found: dict[str, list[str]] = {}
+    for name in dict.fromkeys([*first["operations"], *second["operations"]]):
+        lines = operation_differences(first["operations"].get(name), second["operations"].get(name))
+        if lines:
+            found[name] = lines
+    return found
+
+
+def finding_key(finding: dict[str, Any]) -> str:
+    """A finding's identity across reports (Finding.key of the JSON form)."""
+    return f"{finding.get('check')}: {finding.get('title')}"
+
+
+def operation_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
+    """What differs between one operation's results in two reports (None: not in that report)."""
+    if a is None or b is None:
+        return [] if a is None and b is None else [f"only in {'the first' if b is None else 'the second'} report"]
+    if bool(a.get("skipped")) != bool(b.get("skipped")):
+        return [f"skipped in {'the first' if a.get('skipped') else 'the second'} report only"]
+    keys_a = {finding_key(f) for f in a["findings"]}
+    keys_b = {finding_key(f) for f in b["findings"]}
+    lines = [f"first only: {key}" for key in sorted(keys_a - keys_b)]
+    lines += [f"second only: {key}" for key in sorted(keys_b - keys_a)]
+    statuses_a, statuses_b = set(a["statuses"]), set(b["statuses"])
+    if statuses_a != statuses_b:
+        lines.append(f"statuses {sorted(statuses_a)} vs {sorted(statuses_b)}")
+    return lines

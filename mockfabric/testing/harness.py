@@ -25,7 +25,7 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 
 from ..contracts import load_document, public_contract
-from .checks import MAX_STREAM_EVENTS, finding_of, own_checks, request_of
+from .checks import MAX_STREAM_EVENTS, NEGATIVE_STATUSES, POSITIVE_STATUSES, finding_of, own_checks, request_of
 from .deadline import AnswerDeadline, answer_deadline
 from .drift import Finding, OperationResult, Report, answer_class
 from .targets import NAME_PREFIX, Target
@@ -41,8 +41,6 @@ BUILTIN_CHECKS = (
 BILLABLE = frozenset(
     {"CreateEndpoint", "UpdateEndpoint", "SubscribeEndpoint", "DeployServiceInstance", "UpdateServiceInstance", "InvokeModelService"}
 )
-POSITIVE_STATUSES = ["2XX", "400", "401", "404"]  # documented: not-found and business rules are 400
-NEGATIVE_STATUSES = ["400", "401", "404", "405", "413"]
 GIVE_UP_AFTER = 8  # requests in a row without an answer after which the run stops sending
 RECENT_WINDOW, RECENT_UNANSWERED = 32, 24  # ... or this many of the latest (1 in 8 answered); the window holds GIVE_UP_AFTER
 Progress = Callable[[str], None]
@@ -122,7 +120,7 @@ class Harness:
 
     # --- one operation -----------------------------------------------------------------------------------------
     def _fuzz(self, api_operation: Any, result: OperationResult) -> None:
-        from schemathesis.generation import GenerationMode
+        from schemathesis import GenerationMode
 
         known = self._known_path_parameters(api_operation, result)
         variants: list[dict[str, str] | None] = [None] + ([known] if known else [])
@@ -231,7 +229,7 @@ class Harness:
             self.progress(f"  giving up: {self.gave_up}{left}")
 
     def _judge(self, case: Any, response: Any, result: OperationResult, mode: str, kwargs: dict[str, Any]) -> None:
-        from schemathesis.core.failures import FailureGroup
+        from schemathesis.errors import FailureGroup
 
         result.requests += 1
         result.phases[mode] += 1
@@ -421,9 +419,8 @@ def _order(operation: Any) -> tuple[int, str]:
 
 def _load_schema() -> Any:
     import schemathesis
-    from schemathesis.config import SchemathesisConfig
 
-    config = SchemathesisConfig.from_dict(
+    config = schemathesis.Config.from_dict(
         {
             "checks": {
                 "positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES},
@@ -438,10 +435,11 @@ def _load_schema() -> Any:
 
 
 def _builtin_checks() -> list[Any]:
-    from schemathesis import checks as builtin
-    from schemathesis.specs.openapi import checks as openapi_checks
+    """The built-in checks by name: `schemathesis.checks` answers every registered check's name, the Open API ones
+    too (the module they are defined in is not public)."""
+    from schemathesis import checks
 
-    return [getattr(builtin, name, None) or getattr(openapi_checks, name) for name in BUILTIN_CHECKS]
+    return [getattr(checks, name) for name in BUILTIN_CHECKS]
 
 
 def _prefix_names(case: Any) -> None:

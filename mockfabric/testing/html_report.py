@@ -13,9 +13,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from .drift import PHASES
+from .drift import PHASES, differences, finding_key
 from .html_parts import counts_of, excerpt, facts, page, shown, statuses_chart
-from .reports import differences, finding_key
 
 REQUEST_FIELDS = ("method", "path", "query", "headers", "body")
 

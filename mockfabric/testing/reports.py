@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .drift import differences
+
 if TYPE_CHECKING:  # diff and load need no extra: the harness (hypothesis, schemathesis) is imported only to run
     from .drift import Report
 
@@ -151,34 +153,3 @@ def diff(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
     """Where two reports (e.g. emulator and real service) disagree: per operation, the findings one has and the
     other has not, and the HTTP statuses seen by one only. Empty when they agree."""
     return [f"{name}: {line}" for name, lines in differences(first, second).items() for line in lines]
-
-
-def differences(first: dict[str, Any], second: dict[str, Any]) -> dict[str, list[str]]:
-    """`diff` per operation: {operation: what differs}, in the reports' order, operations that agree left out."""
-    found: dict[str, list[str]] = {}
-    for name in dict.fromkeys([*first["operations"], *second["operations"]]):
-        lines = operation_differences(first["operations"].get(name), second["operations"].get(name))
-        if lines:
-            found[name] = lines
-    return found
-
-
-def finding_key(finding: dict[str, Any]) -> str:
-    """A finding's identity across reports (Finding.key of the JSON form)."""
-    return f"{finding.get('check')}: {finding.get('title')}"
-
-
-def operation_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[str]:
-    """What differs between one operation's results in two reports (None: not in that report)."""
-    if a is None or b is None:
-        return [] if a is None and b is None else [f"only in {'the first' if b is None else 'the second'} report"]
-    if bool(a.get("skipped")) != bool(b.get("skipped")):
-        return [f"skipped in {'the first' if a.get('skipped') else 'the second'} report only"]
-    keys_a = {finding_key(f) for f in a["findings"]}
-    keys_b = {finding_key(f) for f in b["findings"]}
-    lines = [f"first only: {key}" for key in sorted(keys_a - keys_b)]
-    lines += [f"second only: {key}" for key in sorted(keys_b - keys_a)]
-    statuses_a, statuses_b = set(a["statuses"]), set(b["statuses"])
-    if statuses_a != statuses_b:
-        lines.append(f"statuses {sorted(statuses_a)} vs {sorted(statuses_b)}")
-    return lines

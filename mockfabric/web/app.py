@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from .. import contracts
@@ -27,7 +28,7 @@ from ..fixture.faults import FaultMatch, FaultRule
 from ..identities import load_identities
 from ..ids import IdFactory
 from ..persistence import StateSaver, open_state
-from ..service import catalog, endpoints, instances, invocations, jobs, messages, metrics, models, onboarding, runs, tags, workspaces
+from ..service import endpoints, instances, invocations, jobs, messages, metrics, models, offerings, onboarding, runs, tags, workspaces
 from ..service.capacity import Capacity
 from ..service.catalog import build_catalog, read_catalog
 from ..service.completions import ChunkShape
@@ -45,15 +46,16 @@ from .adapter import Context, bind
 from .auth import Authenticator, Presented, lowered_headers, tenant_scoped
 from .encoding import to_json
 from .errors import MAX_BODY, OPTIONS_ENDPOINT, render_api_error, render_http_error, render_unexpected
-from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers
+from .front import Front, exchange_of, note_error, note_outcome, note_pace, request_body, request_headers, request_id_of, request_path
 from .guard import Guard
 from .parsing import Call, parse_call
 from .throttle import Throttle
 
 log = logging.getLogger("mockfabric")
 CONTROL_ACTOR = Actor(tenant="_control")
+ActorOf = Callable[[dict[str, Any]], Actor]  # who sends the request whose WSGI environ it is given
 SERVICE_OPERATIONS: dict[str, Callable[..., Any]] = {
-    **catalog.OPERATIONS,
+    **offerings.OPERATIONS,
     **workspaces.OPERATIONS,
     **endpoints.OPERATIONS,
     **models.OPERATIONS,
@@ -190,20 +192,23 @@ def _base_url(environ: Mapping[str, Any]) -> str:
     return f"{environ['wsgi.url_scheme']}://{host}/"
 
 
-def _public_actor(authenticator: Authenticator) -> Actor:
-    current = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not one per field
-    environ = current.environ
+def _query_args() -> MultiDict[str, str]:
+    """The request's query parameters as Flask parsed them (only asked for when there is a query string)."""
+    return request.args
+
+
+def _public_actor(authenticator: Authenticator, environ: dict[str, Any]) -> Actor:
     presented = Presented(
-        method=current.method,
-        path=current.path,
+        method=environ["REQUEST_METHOD"],
+        path=request_path(environ),
         headers=lowered_headers(request_headers(environ)),
-        read_query=lambda: [(k, v) for k, values in current.args.lists() for v in values],
+        read_query=lambda: [(k, v) for k, values in request.args.lists() for v in values],
         read_body=lambda: request_body(environ),
     )
     return authenticator.actor(presented)
 
 
-def _control_actor(emulator: Emulator, public_actor: Callable[[], Actor]) -> Actor:
+def _control_actor(emulator: Emulator, public_actor: ActorOf, environ: dict[str, Any]) -> Actor:
     """The control token when one is set (the whole server's CONTROL_ACTOR); else, under --auth strict, a credential
     that strict mode verifies, as its own tenant's actor (the binding keeps it to that tenant: auth.tenant_scoped)."""
     token = emulator.settings.control_token
@@ -212,7 +217,7 @@ def _control_actor(emulator: Emulator, public_actor: Callable[[], Actor]) -> Act
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise Unauthorized(f"the control API needs the control token in {CONTROL_TOKEN_HEADER}")
     elif emulator.settings.auth == "strict":
-        return public_actor()  # Unauthorized unless a configured token or a verifying signature is presented
+        return public_actor(environ)  # Unauthorized unless a configured token or a verifying signature is presented
     return CONTROL_ACTOR
 
 
@@ -221,7 +226,7 @@ def _route(
     emulator: Emulator,
     operation: contracts.Operation,
     binding: Callable[[Call], Any],
-    actor_of: Callable[[], Actor],
+    actor_of: ActorOf,
     *,
     public_operation: bool,
 ) -> None:
@@ -256,29 +261,29 @@ def _view(
     emulator: Emulator,
     operation: contracts.Operation,
     binding: Callable[[Call], Any],
-    actor_of: Callable[[], Actor],
+    actor_of: ActorOf,
     public_operation: bool,
 ) -> Callable[..., Response]:
     service, controls = emulator.service, emulator.controls
     prepare = invocations.PREPARATIONS.get(operation.operation_id)
 
     def view(**path_values: str) -> Response:
-        current = request._get_current_object()  # type: ignore[attr-defined]
-        exchange = exchange_of(current.environ)
+        environ = request.environ  # the request's one proxy lookup: the rest is read from its WSGI environ
+        exchange = exchange_of(environ)
         exchange.operation = operation.operation_id
-        actor = actor_of()
+        actor = actor_of(environ)
         exchange.tenant = actor.tenant
         fault = None
         if public_operation:  # the gateway's throttling, then this request's fault header or a fault rule
             emulator.throttle.admit(operation.operation_id, actor.tenant)
-            fault = header_fault(current.environ) if emulator.settings.fault_header else None
-            fault = fault or controls.faults.fire(operation.operation_id, current.method, current.path, actor.tenant)
+            fault = header_fault(environ) if emulator.settings.fault_header else None
+            fault = fault or controls.faults.fire(operation.operation_id, environ["REQUEST_METHOD"], request_path(environ), actor.tenant)
         if fault is not None:
             exchange.fault = fault.id
-            dropped = _apply_fault(fault, handover_of(current.environ))
+            dropped = _apply_fault(fault, handover_of(environ))
             if dropped is not None:
                 return dropped
-        call = parse_call(operation, current, path_values, actor, _base_url(current.environ))
+        call = parse_call(operation, environ, _query_args, path_values, actor, _base_url(environ))
         if prepare is not None:
             call.prepared = _prepared(prepare, service, call.body)  # stateless work, outside the lock others wait on
         with service.store.lock:  # one atomic read-modify-write per request; serialised before anyone else can change it
@@ -380,14 +385,16 @@ def _chunk_check() -> Callable[[Any], None]:
     return verify
 
 
-def _journaled(render: Callable[[Any], Response]) -> Callable[[Any], Response]:
-    """An error handler whose answer's error_code and error_msg also go into the request's journal entry."""
+def _journaled(render: Callable[[Any, str | None], Response]) -> Callable[[Any], Response]:
+    """An error handler given the request id the front gave this request (for the gateway's error bodies), whose
+    answer's error_code and error_msg also go into the request's journal entry."""
 
     def handler(error: Any) -> Response:
-        response = render(error)
+        environ = request.environ
+        response = render(error, request_id_of(environ))
         body = response.get_json(silent=True)
         if isinstance(body, dict):
-            note_error(request.environ, body)
+            note_error(environ, body)
         return response
 
     return handler

@@ -23,15 +23,17 @@ def json_error(error: ApiError) -> Response:
     return response
 
 
-def render_http_error(error: HTTPException) -> Response:
+def render_http_error(error: HTTPException, request_id: str | None) -> Response:
+    """Werkzeug's own refusals (no route, method not allowed, body too large, ...) as the service's error bodies;
+    `request_id` is the one the front gave this request, which the gateway's errors carry."""
     if isinstance(error, NotFound):
-        return json_error(_with_request_id(RouteNotFound(f"no route for {request.method} {request.path}")))
+        return json_error(_with_request_id(RouteNotFound(f"no route for {request.method} {request.path}"), request_id))
     if isinstance(error, MethodNotAllowed):
         allowed = _allowed(error)
         message = f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
         return json_error(MethodNotAllowedError(message, headers={"Allow": allowed}))
     if isinstance(error, RequestEntityTooLarge):
-        return json_error(_with_request_id(BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")))
+        return json_error(_with_request_id(BodyTooLarge(f"request body exceeds {MAX_BODY} bytes"), request_id))
     generic = ApiError(f"{error.name}: {error.description}")
     generic.status = error.code or 400  # type: ignore[misc]
     return json_error(generic)
@@ -50,22 +52,21 @@ def _allowed(error: MethodNotAllowed) -> str:
     return ", ".join(sorted(error.valid_methods or []))
 
 
-def render_api_error(error: ApiError) -> Response:
+def render_api_error(error: ApiError, request_id: str | None) -> Response:
     """An ApiError raised while serving this request, as its answer (an injected one after its latency, if any)."""
     if isinstance(error, InjectedError) and error.latency_ms:
         hold(handover_of(request.environ), error.latency_ms / 1000)
-    return json_error(_with_request_id(error))
+    return json_error(_with_request_id(error, request_id))
 
 
-def _with_request_id(error: ApiError) -> ApiError:
+def _with_request_id(error: ApiError, request_id: str | None) -> ApiError:
     """A gateway error's body carries the request id the front gave this request (its X-Request-Id)."""
-    from .front import EXCHANGE  # the front imports this module
-
     if isinstance(error, GatewayError):
-        error.request_id = getattr(request.environ.get(EXCHANGE), "request_id", None)
+        error.request_id = request_id
     return error
 
 
-def render_unexpected(error: Exception) -> Response:
+def render_unexpected(error: Exception, request_id: str | None) -> Response:
+    """Anything else: logged, and answered 500 (the request id is on the answer's X-Request-Id already)."""
     log.exception("unexpected error serving %s %s", request.method, request.path)
     return json_error(InternalError(f"internal error: {type(error).__name__}"))

@@ -72,6 +72,12 @@ def exchange_of(environ: dict[str, Any]) -> Exchange:
     return exchange
 
 
+def request_id_of(environ: dict[str, Any]) -> str | None:
+    """The request id the front gave the request (its X-Request-Id); None for one that did not pass the front."""
+    exchange: Exchange | None = environ.get(EXCHANGE)
+    return exchange.request_id if exchange is not None else None
+
+
 def request_headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
     """The request's headers as (lower-case name, value): as the server read them when it says (mockfabric.serving
     does), else rebuilt from the environ once (werkzeug's header objects cost tens of microseconds on this hot path);
@@ -114,6 +120,11 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     if len(data) > MAX_BODY:
         raise BodyTooLarge(f"request body exceeds {MAX_BODY} bytes")
     return data
+
+
+def request_path(environ: dict[str, Any]) -> str:
+    """The request's path as werkzeug's `Request.path` gives it (decoded PATH_INFO, one leading slash), from the environ."""
+    return "/" + _decoded(environ.get("PATH_INFO") or "").lstrip("/")
 
 
 def _decoded(path: str) -> str:

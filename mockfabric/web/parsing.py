@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Request
+from werkzeug.datastructures import MultiDict
 
 from ..contracts import Operation, Parameter, Problem
 from ..errors import SCHEMA_ERROR_CODES, ApiError, MalformedRequest, ValidationFailed
@@ -48,19 +49,27 @@ def _coerce(parameter: Parameter, text: str, kind: str) -> Any:
     return text
 
 
-def _parameters(operation: Operation, request: Request, path_values: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+QueryArgs = Callable[[], MultiDict[str, str]]
+
+
+def _parameters(
+    operation: Operation, environ: dict[str, Any], query_args: QueryArgs, path_values: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     path: dict[str, Any] = {}
     query: dict[str, Any] = {}
-    has_query = bool(request.environ.get("QUERY_STRING"))  # request.args parses on first use: skip it when empty
+    args: MultiDict[str, str] | None = None  # request.args parses on first use: not asked for when there is no query
     for parameter in operation.parameters:
         if parameter.location == "path":
             path[parameter.name] = path_values[parameter.name]
-        elif has_query and parameter.location == "query" and parameter.name in request.args:
+        elif parameter.location == "query" and environ.get("QUERY_STRING"):
+            args = args if args is not None else query_args()
+            if parameter.name not in args:
+                continue
             if parameter.kind == "array":
-                query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in request.args.getlist(parameter.name)]
+                query[parameter.name] = [_coerce(parameter, v, parameter.item_kind) for v in args.getlist(parameter.name)]
             else:
-                query[parameter.name] = _coerce(parameter, request.args[parameter.name], parameter.kind)
-    present = dict(request_headers(request.environ))  # read once per request, shared with auth and the journal
+                query[parameter.name] = _coerce(parameter, args[parameter.name], parameter.kind)
+    present = dict(request_headers(environ))  # read once per request, shared with auth and the journal
     headers = {p.name: present[p.name.lower()] for p in operation.parameters if p.location == "header" and p.name.lower() in present}
     for check, values in ((operation.path_check, path), (operation.query_check, query), (operation.header_check, headers)):
         problem = check.problem(values) if check is not None else None
@@ -69,15 +78,15 @@ def _parameters(operation: Operation, request: Request, path_values: dict[str, s
     return path, query
 
 
-def _body(operation: Operation, request: Request) -> Any:
-    raw = request_body(request.environ)  # read even when unused: auth and the journal share it
+def _body(operation: Operation, environ: dict[str, Any]) -> Any:
+    raw = request_body(environ)  # read even when unused: auth and the journal share it
     if operation.body_check is None:
         return None  # the SDK sends Content-Type: application/json with an empty body on GET/DELETE: not an error
     if not raw.strip():
         if operation.body_required:
             raise ValidationFailed("body: a JSON request body is required")
         return None
-    mimetype = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
     if mimetype != "application/json":
         raise MalformedRequest(f"Content-Type must be application/json, not {mimetype or 'absent'!r}")
     try:
@@ -104,6 +113,9 @@ def _refusal(problem: Problem) -> ApiError:
     return SCHEMA_ERROR_CODES.get(problem.error_code or "", ValidationFailed)(str(problem))
 
 
-def parse_call(operation: Operation, request: Request, path_values: dict[str, str], actor: Actor, base_url: str) -> Call:
-    path, query = _parameters(operation, request, path_values)
-    return Call(actor, base_url, path, query, _body(operation, request))
+def parse_call(
+    operation: Operation, environ: dict[str, Any], query_args: QueryArgs, path_values: dict[str, str], actor: Actor, base_url: str
+) -> Call:
+    """The request (its WSGI environ; `query_args` parses its query string, asked for only when it has one) as a Call."""
+    path, query = _parameters(operation, environ, query_args, path_values)
+    return Call(actor, base_url, path, query, _body(operation, environ))

@@ -134,3 +134,31 @@ def test_an_intact_emulator_passes_the_same_runs(instant_app: Any) -> None:
         only={"ListWorkspaces", "ListSpecs", "ListFeatures", "ListBaseModels", "CreateWorkspace", "InvokeModelService"},
     ).run()
     assert report.passed, [(f.operation, f.check, f.message[:200]) for f in report.findings]
+
+
+@pytest.mark.parametrize(
+    ("operation", "rewrite", "check", "expected", "actual", "schema_path_end"),
+    [
+        ("ListSpecs", only_for("GET", "/v1/specs", undeclared_status), "status_code_conformance", "200", 206, None),
+        ("ListBaseModels", only_for("GET", "/v1/base-models", corrupt_field), "response_schema_conformance", None, "many", "type"),
+        ("CreateWorkspace", only_for("POST", "/v1/workspaces", accept_anything), "negative_data_rejection", "400", 200, None),
+    ],
+    ids=["status-code", "response-schema", "negative-data"],
+)
+def test_a_finding_says_what_was_expected_and_what_came(
+    instant_app: Any, operation: str, rewrite: Rewrite, check: str, expected: str | None, actual: Any, schema_path_end: str | None
+) -> None:
+    """A built-in check's finding carries the particulars: the statuses allowed and the one answered, or the part of
+    the answer that violates its schema and the schema keyword it fails."""
+    target = in_process(Broken(instant_app, rewrite))
+    report = Harness(target, max_examples=8, seed=3, allow_billable=True, stateful=False, only={operation}).run()
+    finding = next(f for f in report.operations[operation].findings.values() if f.check == check)
+    if expected is None:
+        assert finding.expected is None
+    else:
+        assert expected in finding.expected, finding
+    assert finding.actual == actual, finding
+    if schema_path_end is None:
+        assert finding.schema_path is None
+    else:
+        assert finding.schema_path and finding.schema_path[-1] == schema_path_end, finding

@@ -97,7 +97,7 @@ def schema() -> Any:
 def test_a_schema_valid_body_is_refused_only_for_a_rule_beyond_the_schema(
     served: tuple[Any, Api, dict[str, str]], schema: Any, operation_id: str
 ) -> None:
-    from schemathesis.generation import GenerationMode
+    from schemathesis import GenerationMode
 
     app, api, known = served
     operation = dict(_operations(schema))[operation_id]
